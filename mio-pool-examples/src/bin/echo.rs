@@ -1,0 +1,2 @@
+//! Echo server (work in progress).
+fn main() {}

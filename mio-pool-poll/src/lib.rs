@@ -1,0 +1,1 @@
+//! A thread-safe, `mio::Poll`-like poller (work in progress).

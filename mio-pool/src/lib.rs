@@ -1,0 +1,1 @@
+//! A worker pool collectively handling a set of connections (work in progress).
