@@ -1,0 +1,470 @@
+//! A buffered connection that a pool handler drives: read until the socket is
+//! drained, hand the bytes to a protocol, queue its replies, flush.
+//!
+//! [`Conn`] owns a stream plus a read buffer and a write buffer. Each call of
+//! [`Conn::drive`] does, in a loop:
+//!
+//! 1. flush queued output until it is all sent or the socket would block;
+//! 2. read once into the read buffer;
+//! 3. give the whole unconsumed read buffer to the protocol closure, which
+//!    answers every complete request in it, appends replies to the write
+//!    buffer and says how many bytes it consumed and whether the connection
+//!    should close once the replies are sent.
+//!
+//! The result follows the `mio-pool` handler contract, so a handler can
+//! simply return it:
+//!
+//! | result            | meaning                                                        |
+//! |-------------------|----------------------------------------------------------------|
+//! | `Err(WouldBlock)` | the socket is drained, or output is stuck; call me on the next event |
+//! | `Ok(false)`       | there may be more to do; call me again (used to yield after a burst) |
+//! | `Ok(true)`        | done: the peer left, or the protocol closed and all output was sent |
+//! | other `Err`       | I/O error; close                                               |
+//!
+//! # Readiness invariant
+//!
+//! Readiness is edge-triggered, so `drive` returns `Err(WouldBlock)` only when
+//! a read or a write *itself* returned `WouldBlock`: a later readable or
+//! writable event is then guaranteed, and the next call picks up where this
+//! one stopped. In particular, when queued output exceeds
+//! [`MAX_OUTPUT_BACKLOG`] the connection stops reading (back-pressure on a
+//! client that sends without reading replies) and waits for a writable event,
+//! after which it flushes and resumes reading.
+//!
+//! # Closing
+//!
+//! When the peer closes its write side (a read returns 0), requests already
+//! received are answered, then the connection closes once its output is sent.
+//! A peer that resets the connection is not an error of ours: `drive` returns
+//! `Ok(true)` rather than counting a handler error.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+
+use mio::event::Source;
+use mio::{Interest, Registry, Token};
+
+/// How many bytes one `read` call asks for.
+pub const READ_CHUNK: usize = 16 * 1024;
+
+/// Queued output above which the connection stops reading new requests until
+/// the peer has taken some of its replies.
+pub const MAX_OUTPUT_BACKLOG: usize = 1024 * 1024;
+
+/// How many reads one call of [`Conn::drive`] makes before it yields with
+/// `Ok(false)`, so that one busy client cannot hold a worker forever.
+pub const MAX_READS_PER_CALL: usize = 32;
+
+/// What a protocol did with the bytes it was given; see [`Conn::drive`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Step {
+    /// Bytes at the front of the input that were fully handled and can be
+    /// dropped. Incomplete trailing input must not be counted.
+    pub consumed: usize,
+    /// Close the connection once the queued replies have been sent, and stop
+    /// reading requests now.
+    pub close: bool,
+}
+
+impl Step {
+    /// `consumed` bytes handled; keep the connection open.
+    pub fn keep(consumed: usize) -> Step {
+        Step {
+            consumed,
+            close: false,
+        }
+    }
+
+    /// `consumed` bytes handled; close once the replies are sent.
+    pub fn close(consumed: usize) -> Step {
+        Step {
+            consumed,
+            close: true,
+        }
+    }
+}
+
+/// A stream with a read buffer and a write buffer; see the [module docs](self).
+///
+/// `Conn<S>` implements [`mio::event::Source`] by delegating to `S`, so a
+/// pool can register it directly (for instance through
+/// `PoolBuilder::with_adapter(Conn::new)`).
+pub struct Conn<S> {
+    stream: S,
+    input: Vec<u8>,
+    output: Vec<u8>,
+    /// Bytes at the front of `output` that were already sent.
+    sent: usize,
+    /// No more requests are read; close once `output` is sent.
+    closing: bool,
+}
+
+impl<S> Conn<S> {
+    /// Wraps `stream` with empty buffers.
+    pub fn new(stream: S) -> Conn<S> {
+        Conn {
+            stream,
+            input: Vec::new(),
+            output: Vec::new(),
+            sent: 0,
+            closing: false,
+        }
+    }
+
+    /// The wrapped stream.
+    pub fn get_ref(&self) -> &S {
+        &self.stream
+    }
+
+    /// The wrapped stream, mutably. Reading from or writing to it directly
+    /// bypasses the buffers.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.stream
+    }
+
+    /// Bytes received but not yet consumed by the protocol.
+    pub fn pending_input(&self) -> &[u8] {
+        &self.input
+    }
+
+    /// Bytes queued but not yet sent.
+    pub fn pending_output(&self) -> &[u8] {
+        &self.output[self.sent..]
+    }
+
+    /// Whether the connection has stopped reading and will close once its
+    /// output is sent.
+    pub fn is_closing(&self) -> bool {
+        self.closing
+    }
+}
+
+impl<S: Read + Write> Conn<S> {
+    /// Reads, processes and writes until the socket is drained; see the
+    /// [module docs](self) for the meaning of the result.
+    ///
+    /// `protocol(input, output)` receives every byte received and not yet
+    /// consumed, appends its replies to `output`, and returns a [`Step`].
+    /// It is called after every read, with the whole unconsumed input, so a
+    /// request split over many reads is simply parsed again from its start
+    /// once more bytes arrive.
+    pub fn drive<F>(&mut self, mut protocol: F) -> io::Result<bool>
+    where
+        F: FnMut(&[u8], &mut Vec<u8>) -> Step,
+    {
+        match self.drive_inner(&mut protocol) {
+            Err(e) if is_peer_gone(&e) => {
+                log::debug!("peer went away: {e}");
+                Ok(true)
+            }
+            other => other,
+        }
+    }
+
+    fn drive_inner<F>(&mut self, protocol: &mut F) -> io::Result<bool>
+    where
+        F: FnMut(&[u8], &mut Vec<u8>) -> Step,
+    {
+        for _ in 0..MAX_READS_PER_CALL {
+            let all_sent = self.flush()?;
+            if self.closing {
+                return if all_sent {
+                    Ok(true)
+                } else {
+                    Err(would_block())
+                };
+            }
+            if !all_sent && self.pending_output().len() >= MAX_OUTPUT_BACKLOG {
+                // The write returned WouldBlock: a writable event will come.
+                return Err(would_block());
+            }
+            let n = self.fill()?;
+            if n == 0 {
+                // The peer will send nothing more. Everything complete was
+                // already answered after the previous reads.
+                self.closing = true;
+                continue;
+            }
+            let step = protocol(&self.input, &mut self.output);
+            debug_assert!(step.consumed <= self.input.len());
+            self.input.drain(..step.consumed.min(self.input.len()));
+            if step.close {
+                self.closing = true;
+                self.input = Vec::new();
+            }
+        }
+        // A burst: flush what we have, then let other connections run.
+        self.flush()?;
+        Ok(false)
+    }
+
+    /// Reads once into the input buffer. Returns the number of bytes read,
+    /// 0 at end of stream, or `Err(WouldBlock)` when the socket is drained.
+    fn fill(&mut self) -> io::Result<usize> {
+        let len = self.input.len();
+        self.input.resize(len + READ_CHUNK, 0);
+        let result = loop {
+            match self.stream.read(&mut self.input[len..]) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other,
+            }
+        };
+        let n = *result.as_ref().unwrap_or(&0);
+        self.input.truncate(len + n);
+        result
+    }
+
+    /// Writes queued output until all of it is sent (`Ok(true)`) or the
+    /// socket would block (`Ok(false)`).
+    pub fn flush(&mut self) -> io::Result<bool> {
+        while self.sent < self.output.len() {
+            match self.stream.write(&self.output[self.sent..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.sent += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    // Drop the sent prefix now and then so the buffer does
+                    // not grow with everything ever sent.
+                    if self.sent >= READ_CHUNK {
+                        self.output.drain(..self.sent);
+                        self.sent = 0;
+                    }
+                    return Ok(false);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        self.output.clear();
+        self.sent = 0;
+        Ok(true)
+    }
+}
+
+fn would_block() -> io::Error {
+    io::ErrorKind::WouldBlock.into()
+}
+
+/// Errors that mean the client went away: not a fault of the handler.
+fn is_peer_gone(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+    )
+}
+
+impl<S> fmt::Debug for Conn<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Conn")
+            .field("pending_input", &self.input.len())
+            .field("pending_output", &(self.output.len() - self.sent))
+            .field("closing", &self.closing)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Source> Source for Conn<S> {
+    fn register(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interests: Interest,
+    ) -> io::Result<()> {
+        self.stream.register(registry, token, interests)
+    }
+
+    fn reregister(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interests: Interest,
+    ) -> io::Result<()> {
+        self.stream.reregister(registry, token, interests)
+    }
+
+    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
+        self.stream.deregister(registry)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::VecDeque;
+
+    /// A scripted stream: each read returns the next chunk (or WouldBlock
+    /// when the script says so); writes accept at most `write_room` bytes
+    /// before WouldBlock.
+    #[derive(Default)]
+    struct Script {
+        reads: VecDeque<Option<Vec<u8>>>,
+        written: Vec<u8>,
+        write_room: usize,
+    }
+
+    impl Read for Script {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            match self.reads.pop_front() {
+                Some(Some(chunk)) => {
+                    assert!(chunk.len() <= buf.len());
+                    buf[..chunk.len()].copy_from_slice(&chunk);
+                    Ok(chunk.len())
+                }
+                Some(None) => Err(would_block()),
+                None => Ok(0),
+            }
+        }
+    }
+
+    impl Write for Script {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.write_room == 0 {
+                return Err(would_block());
+            }
+            let n = buf.len().min(self.write_room);
+            self.write_room -= n;
+            self.written.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A line protocol: answers each complete `\n`-terminated line with
+    /// `<line>!`; closes on `bye`.
+    fn lines(input: &[u8], out: &mut Vec<u8>) -> Step {
+        let mut used = 0;
+        while let Some(i) = input[used..].iter().position(|&b| b == b'\n') {
+            let line = &input[used..used + i];
+            used += i + 1;
+            out.extend_from_slice(line);
+            out.extend_from_slice(b"!\n");
+            if line == b"bye" {
+                return Step::close(used);
+            }
+        }
+        Step::keep(used)
+    }
+
+    fn script(reads: &[Option<&[u8]>], write_room: usize) -> Conn<Script> {
+        Conn::new(Script {
+            reads: reads.iter().map(|r| r.map(|c| c.to_vec())).collect(),
+            written: Vec::new(),
+            write_room,
+        })
+    }
+
+    #[test]
+    fn split_and_pipelined_input_is_answered_in_order() {
+        let mut c = script(&[Some(b"a\nb"), Some(b"c\nd\n"), None], 1 << 20);
+        let r = c.drive(lines);
+        assert_eq!(r.unwrap_err().kind(), io::ErrorKind::WouldBlock);
+        assert_eq!(c.get_ref().written, b"a!\nbc!\nd!\n");
+        assert!(c.pending_input().is_empty());
+    }
+
+    #[test]
+    fn close_sends_replies_then_finishes_and_ignores_the_rest() {
+        let mut c = script(&[Some(b"x\nbye\ny\n")], 1 << 20);
+        assert!(c.drive(lines).unwrap());
+        assert_eq!(c.get_ref().written, b"x!\nbye!\n");
+    }
+
+    #[test]
+    fn end_of_stream_answers_what_came_then_closes() {
+        let mut c = script(&[Some(b"x\npartial")], 1 << 20);
+        assert!(c.drive(lines).unwrap());
+        assert_eq!(c.get_ref().written, b"x!\n");
+    }
+
+    #[test]
+    fn blocked_output_is_kept_and_sent_on_the_next_call() {
+        let mut c = script(&[Some(b"hello\n"), None], 3);
+        assert_eq!(
+            c.drive(lines).unwrap_err().kind(),
+            io::ErrorKind::WouldBlock
+        );
+        assert_eq!(c.get_ref().written, b"hel");
+        assert_eq!(c.pending_output(), b"lo!\n");
+        c.get_mut().write_room = 100;
+        c.get_mut().reads.push_back(None);
+        assert_eq!(
+            c.drive(lines).unwrap_err().kind(),
+            io::ErrorKind::WouldBlock
+        );
+        assert_eq!(c.get_ref().written, b"hello!\n");
+    }
+
+    #[test]
+    fn closing_with_blocked_output_waits_for_writable() {
+        let mut c = script(&[Some(b"bye\n")], 2);
+        assert_eq!(
+            c.drive(lines).unwrap_err().kind(),
+            io::ErrorKind::WouldBlock
+        );
+        assert!(c.is_closing());
+        c.get_mut().write_room = 100;
+        assert!(c.drive(lines).unwrap());
+        assert_eq!(c.get_ref().written, b"bye!\n");
+    }
+
+    #[test]
+    fn large_backlog_stops_reading_until_writable() {
+        let mut line = vec![b'z'; READ_CHUNK - 1];
+        line.push(b'\n');
+        let reads: Vec<Option<&[u8]>> = vec![Some(&line[..]); 4 * MAX_READS_PER_CALL];
+        let mut c = script(&reads, 0);
+        let mut calls = 0;
+        let r = loop {
+            calls += 1;
+            match c.drive(lines) {
+                Ok(false) => continue,
+                other => break other,
+            }
+        };
+        assert_eq!(r.unwrap_err().kind(), io::ErrorKind::WouldBlock);
+        // It stopped once the backlog passed the limit, not at the end.
+        assert!(
+            !c.get_ref().reads.is_empty(),
+            "kept reading despite the backlog"
+        );
+        assert!(c.pending_output().len() >= MAX_OUTPUT_BACKLOG);
+        assert!(calls < 4);
+        // Once the peer reads, the rest is processed.
+        c.get_mut().write_room = usize::MAX;
+        while !c.drive(lines).unwrap() {}
+        assert_eq!(
+            c.get_ref().written.len(),
+            (READ_CHUNK + 1) * 4 * MAX_READS_PER_CALL
+        );
+    }
+
+    #[test]
+    fn a_busy_peer_makes_drive_yield() {
+        let reads: Vec<Option<&[u8]>> = vec![Some(b"a\n"); MAX_READS_PER_CALL + 1];
+        let mut c = script(&reads, 1 << 20);
+        assert!(!c.drive(lines).unwrap());
+        assert_eq!(c.get_ref().written.len(), 3 * MAX_READS_PER_CALL);
+    }
+
+    #[test]
+    fn reset_by_peer_is_a_normal_close() {
+        struct Reset;
+        impl Read for Reset {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(io::ErrorKind::ConnectionReset.into())
+            }
+        }
+        impl Write for Reset {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::ErrorKind::BrokenPipe.into())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        assert!(Conn::new(Reset).drive(lines).unwrap());
+    }
+}

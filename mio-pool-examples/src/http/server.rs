@@ -1,0 +1,108 @@
+//! The example HTTP server's routes, and the protocol function that answers
+//! every complete request in a read buffer.
+
+use std::time::SystemTime;
+
+use super::request::{self, Parsed, Request};
+use super::response::{http_date, Persistence, Response, Status};
+use crate::conn::Step;
+
+/// The body of `GET /`.
+pub const HELLO: &str = "Hello from mio-pool!\n";
+
+/// The pool counters served as JSON at `GET /stats`.
+///
+/// These mirror `mio_pool::PoolStats` field for field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counters {
+    /// Connections accepted since the pool started.
+    pub accepted: u64,
+    /// Connections open now.
+    pub open: u64,
+    /// Connections closed since the pool started.
+    pub closed: u64,
+    /// Handler calls that returned an error other than `WouldBlock`.
+    pub handler_errors: u64,
+    /// Handler calls that panicked.
+    pub panics: u64,
+    /// `accept` calls that failed.
+    pub accept_errors: u64,
+}
+
+impl Counters {
+    /// The counters as a JSON object, one line, with a trailing newline.
+    pub fn to_json(&self) -> String {
+        format!(
+            "{{\"accepted\":{},\"open\":{},\"closed\":{},\"handler_errors\":{},\"panics\":{},\"accept_errors\":{}}}\n",
+            self.accepted, self.open, self.closed, self.handler_errors, self.panics, self.accept_errors
+        )
+    }
+}
+
+/// Answers every complete request at the front of `input`, in order,
+/// appending the responses to `out`; `stats` is asked for the counters when
+/// `/stats` is requested.
+///
+/// Stops after a response that closes the connection (`Connection: close`,
+/// HTTP/1.0 without keep-alive, or an error status), and returns
+/// [`Step::close`] then. Trailing incomplete input is left unconsumed.
+pub fn serve(input: &[u8], out: &mut Vec<u8>, stats: impl Fn() -> Counters) -> Step {
+    let mut date: Option<String> = None;
+    let mut used = 0;
+    while used < input.len() {
+        let date = date.get_or_insert_with(|| http_date(SystemTime::now()));
+        match request::parse(&input[used..]) {
+            Ok(Parsed::Partial) => break,
+            Ok(Parsed::Complete { request, len }) => {
+                used += len;
+                let keep_alive = respond(&request, out, date, &stats);
+                if !keep_alive {
+                    return Step::close(used);
+                }
+            }
+            Err(e) => {
+                log::debug!("answering {}: {e}", e.status().code());
+                let body = format!("{}\n", e.status().reason());
+                let mut r = Response::text(e.status(), &body);
+                r.persistence = Persistence::Close;
+                r.write_to(out, date);
+                return Step::close(input.len());
+            }
+        }
+    }
+    Step::keep(used)
+}
+
+/// Writes the response to `req`; returns whether the connection stays open.
+fn respond(
+    req: &Request<'_>,
+    out: &mut Vec<u8>,
+    date: &str,
+    stats: &impl Fn() -> Counters,
+) -> bool {
+    let get_or_head = matches!(req.method, "GET" | "HEAD");
+    let json;
+    let mut r = match req.path() {
+        "/" if get_or_head => Response::text(Status::Ok, HELLO),
+        "/stats" if get_or_head => {
+            json = stats().to_json();
+            let mut r = Response::text(Status::Ok, &json);
+            r.content_type = "application/json";
+            r
+        }
+        "/" | "/stats" => {
+            let mut r = Response::text(Status::MethodNotAllowed, "Method Not Allowed\n");
+            r.headers = &[("Allow", "GET, HEAD")];
+            r
+        }
+        _ => Response::text(Status::NotFound, "Not Found\n"),
+    };
+    r.head_only = req.method == "HEAD";
+    r.persistence = match (req.keep_alive, req.minor_version) {
+        (false, _) => Persistence::Close,
+        (true, 0) => Persistence::KeepAlive,
+        (true, _) => Persistence::Default,
+    };
+    r.write_to(out, date);
+    req.keep_alive
+}

@@ -1,0 +1,205 @@
+//! Parser and server tests: partial input, pipelining, garbage.
+
+use super::*;
+
+const GET: &[u8] = b"GET /stats?x=1 HTTP/1.1\r\nHost: localhost\r\nAccept: */*\r\n\r\n";
+
+fn complete(buf: &[u8]) -> (Request<'_>, usize) {
+    match parse(buf) {
+        Ok(Parsed::Complete { request, len }) => (request, len),
+        other => panic!("expected a complete request, got {other:?}"),
+    }
+}
+
+fn responses(text: &str) -> Vec<&str> {
+    text.match_indices("HTTP/1.1 ")
+        .map(|(i, _)| &text[i + 9..i + 12])
+        .collect()
+}
+
+fn serve_str(input: &[u8]) -> (Step, String) {
+    let mut out = Vec::new();
+    let step = serve(input, &mut out, || Counters {
+        accepted: 3,
+        open: 1,
+        closed: 2,
+        ..Counters::default()
+    });
+    (step, String::from_utf8(out).unwrap())
+}
+
+use crate::conn::Step;
+
+#[test]
+fn a_simple_request_parses() {
+    let (r, len) = complete(GET);
+    assert_eq!(len, GET.len());
+    assert_eq!(r.method, "GET");
+    assert_eq!(r.target, "/stats?x=1");
+    assert_eq!(r.path(), "/stats");
+    assert_eq!(r.minor_version, 1);
+    assert!(r.keep_alive);
+    assert_eq!(r.body, Body::Empty);
+}
+
+#[test]
+fn every_prefix_is_partial() {
+    for cut in 0..GET.len() {
+        assert_eq!(parse(&GET[..cut]), Ok(Parsed::Partial), "cut at {cut}");
+    }
+}
+
+#[test]
+fn every_prefix_of_a_body_is_partial() {
+    let req = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello";
+    for cut in 0..req.len() {
+        assert_eq!(parse(&req[..cut]), Ok(Parsed::Partial), "cut at {cut}");
+    }
+    let (r, len) = complete(req);
+    assert_eq!(len, req.len());
+    assert_eq!(r.body, Body::Full(b"hello"));
+}
+
+#[test]
+fn connection_rules() {
+    let ka = |req: &[u8]| complete(req).0.keep_alive;
+    assert!(ka(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    assert!(!ka(
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    ));
+    assert!(!ka(
+        b"GET / HTTP/1.1\r\nHost: x\r\nconnection: Upgrade, CLOSE\r\n\r\n"
+    ));
+    assert!(!ka(b"GET / HTTP/1.0\r\n\r\n"));
+    assert!(ka(b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n"));
+}
+
+#[test]
+fn chunked_bodies_are_framed() {
+    let req = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nRust\r\n0\r\nX-T: 1\r\n\r\nGET";
+    let (r, len) = complete(req);
+    assert_eq!(len, req.len() - 3);
+    assert_eq!(r.body, Body::Chunked(b"4\r\nRust\r\n0\r\nX-T: 1\r\n\r\n"));
+    for cut in 0..len {
+        assert_eq!(parse(&req[..cut]), Ok(Parsed::Partial), "cut at {cut}");
+    }
+}
+
+#[test]
+fn garbage_is_rejected() {
+    let cases: &[&[u8]] = &[
+        b"\x00\x01\x02\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
+        b"GET /\x7f HTTP/1.1\r\n\r\n",
+        b"GET / HTTP/1.1\r\n\r\n", // no Host
+        b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n",
+    ];
+    for case in cases {
+        match parse(case) {
+            Err(e) => assert_eq!(e.status(), Status::BadRequest, "{case:?}: {e}"),
+            other => panic!("{case:?} gave {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn odd_versions_and_codings_get_their_statuses() {
+    let err = |req: &[u8]| parse(req).unwrap_err().status();
+    assert_eq!(err(b"GET / HTTP/2.0\r\n\r\n"), Status::VersionNotSupported);
+    assert_eq!(
+        err(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n"),
+        Status::NotImplemented
+    );
+    let big = format!(
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+        MAX_BODY + 1
+    );
+    assert_eq!(err(big.as_bytes()), Status::ContentTooLarge);
+}
+
+#[test]
+fn oversized_heads_get_431_complete_or_not() {
+    let mut req = b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: ".to_vec();
+    req.extend(std::iter::repeat(b'a').take(MAX_HEAD));
+    // Not even finished: refused as soon as it is too long.
+    assert_eq!(parse(&req).unwrap_err(), RequestError::HeadTooLarge);
+    req.extend_from_slice(b"\r\n\r\n");
+    assert_eq!(parse(&req).unwrap_err(), RequestError::HeadTooLarge);
+    // Too many fields.
+    let mut many = b"GET / HTTP/1.1\r\nHost: x\r\n".to_vec();
+    for i in 0..MAX_HEADERS {
+        many.extend_from_slice(format!("X-{i}: y\r\n").as_bytes());
+    }
+    many.extend_from_slice(b"\r\n");
+    assert_eq!(
+        parse(&many).unwrap_err().status(),
+        Status::HeaderFieldsTooLarge
+    );
+}
+
+#[test]
+fn pipelined_requests_are_answered_in_order() {
+    let mut input = Vec::new();
+    input.extend_from_slice(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    input.extend_from_slice(b"GET /missing HTTP/1.1\r\nHost: x\r\n\r\n");
+    input.extend_from_slice(b"GET /stats HTTP/1.1\r\nHost: x\r\n\r\n");
+    input.extend_from_slice(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    input.extend_from_slice(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"); // after close: ignored
+    let (step, text) = serve_str(&input);
+    assert!(step.close);
+    assert_eq!(responses(&text), ["200", "404", "200", "200"]);
+    assert!(text.contains(HELLO));
+    assert!(text.contains(
+        "{\"accepted\":3,\"open\":1,\"closed\":2,\"handler_errors\":0,\"panics\":0,\"accept_errors\":0}\n"
+    ));
+    assert!(text.ends_with(&format!("Connection: close\r\n\r\n{HELLO}")));
+}
+
+#[test]
+fn a_request_fed_byte_by_byte_is_answered_once() {
+    let mut buf = Vec::new();
+    let mut out = Vec::new();
+    for &b in GET {
+        buf.push(b);
+        let step = serve(&buf, &mut out, Counters::default);
+        assert!(!step.close);
+        buf.drain(..step.consumed);
+    }
+    assert!(buf.is_empty());
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(responses(&text), ["200"]);
+    assert!(text.contains("Content-Type: application/json\r\n"));
+}
+
+#[test]
+fn garbage_gets_400_and_close_after_earlier_answers() {
+    let (step, text) = serve_str(b"GET / HTTP/1.1\r\nHost: x\r\n\r\nHELLO THERE\r\n\r\n");
+    assert!(step.close);
+    assert_eq!(responses(&text), ["200", "400"]);
+    assert!(text.ends_with("Connection: close\r\n\r\nBad Request\n"));
+}
+
+#[test]
+fn http10_gets_close_or_keep_alive() {
+    let (step, text) = serve_str(b"GET / HTTP/1.0\r\n\r\n");
+    assert!(step.close);
+    assert!(text.contains("Connection: close\r\n"));
+    let (step, text) = serve_str(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    assert!(!step.close);
+    assert!(text.contains("Connection: keep-alive\r\n"));
+}
+
+#[test]
+fn methods_and_head() {
+    let (_, text) = serve_str(b"DELETE / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(responses(&text), ["405"]);
+    assert!(text.contains("Allow: GET, HEAD\r\n"));
+    let (_, text) = serve_str(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(responses(&text), ["200"]);
+    assert!(text.ends_with("\r\n\r\n"));
+    assert!(text.contains(&format!("Content-Length: {}\r\n", HELLO.len())));
+}
