@@ -1,6 +1,23 @@
 //! Shared code of the example servers built on `mio-pool`.
 //!
-//! * [`conn`]: a buffered connection that a pool handler drives.
-//! * [`http`]: HTTP/1.1 parsing, responses and the `http` server's routes.
+//! The binaries (`echo`, `http`, `kv`) are thin: they parse arguments, build
+//! a pool, and hand each connection's readiness to a protocol function from
+//! this crate through [`conn::Conn::drive`].
+//!
+//! * [`conn`]: a buffered connection that a pool handler drives: read until
+//!   drained, parse, queue replies, flush, keep unsent output.
+//! * [`http`]: HTTP/1.1 request parsing (on `httparse`), responses, and the
+//!   `http` server's routes.
+//! * [`resp`]: the Redis protocol (RESP2): command parsing and reply encoding.
+//! * [`kv`]: the `kv` server's store (sharded locks, expiry) and commands.
+//!
+//! Every protocol function has the same shape, `fn(input, output) -> Step`:
+//! it answers every complete request at the front of `input`, appends the
+//! replies to `output`, and says how much input it consumed and whether to
+//! close. It keeps no state between calls, which is what makes requests
+//! split over many reads, and many requests in one read, simple to handle.
+
 pub mod conn;
 pub mod http;
+pub mod kv;
+pub mod resp;

@@ -1,0 +1,170 @@
+//! Command tests through [`serve`]: replies, errors, pipelining, garbage.
+
+use super::*;
+
+/// Runs inline commands (one per line) and returns the replies.
+fn run(store: &Store, input: &str) -> String {
+    let mut out = Vec::new();
+    let step = serve(store, input.as_bytes(), &mut out);
+    assert_eq!(step.consumed, input.len(), "unconsumed input");
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn strings_and_counters() {
+    let s = Store::new();
+    assert_eq!(
+        run(&s, "PING\r\nping hi\r\nECHO \"a b\"\r\n"),
+        "+PONG\r\n$2\r\nhi\r\n$3\r\na b\r\n"
+    );
+    assert_eq!(
+        run(&s, "GET k\r\nSET k v\r\nGET k\r\n"),
+        "$-1\r\n+OK\r\n$1\r\nv\r\n"
+    );
+    assert_eq!(
+        run(&s, "INCR n\r\nINCRBY n 10\r\nDECR n\r\nDECRBY n 5\r\n"),
+        ":1\r\n:11\r\n:10\r\n:5\r\n"
+    );
+    assert_eq!(
+        run(&s, "EXISTS k n k missing\r\nDBSIZE\r\n"),
+        ":3\r\n:2\r\n"
+    );
+    assert_eq!(run(&s, "DEL k missing\r\nDBSIZE\r\n"), ":1\r\n:1\r\n");
+    assert_eq!(run(&s, "FLUSHALL\r\nDBSIZE\r\n"), "+OK\r\n:0\r\n");
+}
+
+#[test]
+fn set_options_reply_like_redis() {
+    let s = Store::new();
+    assert_eq!(
+        run(&s, "SET k 1 XX\r\nSET k 1 NX\r\nSET k 2 NX\r\n"),
+        "$-1\r\n+OK\r\n$-1\r\n"
+    );
+    assert_eq!(
+        run(&s, "SET k 3 GET\r\nSET k 4 NX GET\r\n"),
+        "$1\r\n1\r\n$1\r\n3\r\n"
+    );
+    assert_eq!(run(&s, "SET k v EX 100\r\nTTL k\r\n"), "+OK\r\n:100\r\n");
+    assert_eq!(run(&s, "SET k v PX 100000\r\nTTL k\r\n"), "+OK\r\n:100\r\n");
+    assert_eq!(
+        run(&s, "SET k v\r\nTTL k\r\nTTL none\r\n"),
+        "+OK\r\n:-1\r\n:-2\r\n"
+    );
+    assert_eq!(
+        run(&s, "SET k v EX 0\r\nSET k v EX x\r\nSET k v NX XX\r\nSET k v EX\r\nSET k v EX 1 PX 1\r\nSET k v BOGUS\r\n"),
+        "-ERR invalid expire time in 'set' command\r\n\
+         -ERR value is not an integer or out of range\r\n\
+         -ERR syntax error\r\n-ERR syntax error\r\n-ERR syntax error\r\n-ERR syntax error\r\n"
+    );
+}
+
+#[test]
+fn expiry_through_commands() {
+    let s = Store::new();
+    assert_eq!(
+        run(&s, "SET a 1 PX 20\r\nSET b 1\r\nDBSIZE\r\n"),
+        "+OK\r\n+OK\r\n:2\r\n"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(40));
+    assert_eq!(
+        run(&s, "DBSIZE\r\nGET a\r\nEXISTS a\r\n"),
+        ":1\r\n$-1\r\n:0\r\n"
+    );
+}
+
+#[test]
+fn many_key_commands() {
+    let s = Store::new();
+    assert_eq!(
+        run(&s, "MSET a 1 b 2\r\nMGET a x b\r\n"),
+        "+OK\r\n*3\r\n$1\r\n1\r\n$-1\r\n$1\r\n2\r\n"
+    );
+    assert_eq!(
+        run(&s, "MSET a 1 b\r\n"),
+        "-ERR wrong number of arguments for 'mset' command\r\n"
+    );
+}
+
+#[test]
+fn errors_are_worded_like_redis() {
+    let s = Store::new();
+    assert_eq!(
+        run(&s, "FOO bar baz\r\n"),
+        "-ERR unknown command 'FOO', with args beginning with: 'bar' 'baz' \r\n"
+    );
+    assert_eq!(
+        run(&s, "GET\r\n"),
+        "-ERR wrong number of arguments for 'get' command\r\n"
+    );
+    assert_eq!(
+        run(&s, "get a b\r\n"),
+        "-ERR wrong number of arguments for 'get' command\r\n"
+    );
+    assert_eq!(
+        run(&s, "PING a b\r\n"),
+        "-ERR wrong number of arguments for 'ping' command\r\n"
+    );
+    assert_eq!(
+        run(&s, "SET x abc\r\nINCR x\r\nSET x 9223372036854775807\r\nINCR x\r\n"),
+        "+OK\r\n-ERR value is not an integer or out of range\r\n+OK\r\n-ERR increment or decrement would overflow\r\n"
+    );
+    assert_eq!(
+        run(&s, "SELECT 0\r\nSELECT 1\r\n"),
+        "+OK\r\n-ERR DB index is out of range\r\n"
+    );
+}
+
+#[test]
+fn client_startup_commands() {
+    let s = Store::new();
+    assert_eq!(run(&s, "COMMAND DOCS\r\nCOMMAND\r\n"), "*0\r\n*0\r\n");
+    assert_eq!(
+        run(
+            &s,
+            "CONFIG GET save\r\nCONFIG GET appendonly\r\nCONFIG GET maxmemory\r\n"
+        ),
+        "*2\r\n$4\r\nsave\r\n$0\r\n\r\n*2\r\n$10\r\nappendonly\r\n$2\r\nno\r\n*0\r\n"
+    );
+}
+
+#[test]
+fn quit_replies_then_closes_and_ignores_the_rest() {
+    let s = Store::new();
+    let mut out = Vec::new();
+    let input = b"PING\r\nQUIT\r\nSET late 1\r\n";
+    let step = serve(&s, input, &mut out);
+    assert_eq!(step, Step::close(12));
+    assert_eq!(out, b"+PONG\r\n+OK\r\n");
+    assert_eq!(s.dbsize(), 0);
+}
+
+#[test]
+fn pipelined_and_split_input() {
+    let s = Store::new();
+    let input: Vec<u8> = (0..10)
+        .flat_map(|_| b"*2\r\n$4\r\nINCR\r\n$1\r\nc\r\n".iter().copied())
+        .collect();
+    // Feed it in 7-byte pieces, as a slow network would.
+    let mut buf = Vec::new();
+    let mut out = Vec::new();
+    for piece in input.chunks(7) {
+        buf.extend_from_slice(piece);
+        let step = serve(&s, &buf, &mut out);
+        buf.drain(..step.consumed);
+    }
+    assert!(buf.is_empty());
+    let expected: String = (1..=10).map(|i| format!(":{i}\r\n")).collect();
+    assert_eq!(String::from_utf8(out).unwrap(), expected);
+}
+
+#[test]
+fn a_protocol_error_replies_and_closes() {
+    let s = Store::new();
+    let mut out = Vec::new();
+    let step = serve(&s, b"PING\r\n*1\r\n$x\r\nPING\r\n", &mut out);
+    assert!(step.close);
+    assert_eq!(
+        out,
+        b"+PONG\r\n-ERR Protocol error: invalid bulk length\r\n"
+    );
+}
