@@ -4,6 +4,8 @@
 //! a pool, and hand each connection's readiness to a protocol function from
 //! this crate through [`conn::Conn::drive`].
 //!
+//! * [`cli`]: options, logging, the `listening on` line, shutdown signals.
+//! * [`echo`]: the `echo` server's protocol.
 //! * [`conn`]: a buffered connection that a pool handler drives: read until
 //!   drained, parse, queue replies, flush, keep unsent output.
 //! * [`http`]: HTTP/1.1 request parsing (on `httparse`), responses, and the
@@ -17,7 +19,9 @@
 //! close. It keeps no state between calls, which is what makes requests
 //! split over many reads, and many requests in one read, simple to handle.
 
+pub mod cli;
 pub mod conn;
+pub mod echo;
 pub mod http;
 pub mod kv;
 pub mod resp;
