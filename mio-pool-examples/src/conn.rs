@@ -35,11 +35,21 @@
 //!
 //! When the peer closes its write side (a read returns 0), requests already
 //! received are answered, then the connection closes once its output is sent.
+//!
+//! When the protocol closes (an error reply, `Connection: close`, `QUIT`),
+//! the connection sends its queued output, shuts down its write side, and
+//! then *lingers*: it reads and discards input until the peer closes too, or
+//! [`MAX_LINGER`] bytes have been discarded. Closing at once would make the
+//! kernel answer any unread input with a reset, which can destroy the final
+//! reply before the client has read it (nginx's "lingering close" exists for
+//! the same reason).
+//!
 //! A peer that resets the connection is not an error of ours: `drive` returns
 //! `Ok(true)` rather than counting a handler error.
 
 use std::fmt;
 use std::io::{self, Read, Write};
+use std::net::Shutdown;
 
 use mio::event::Source;
 use mio::{Interest, Registry, Token};
@@ -54,6 +64,53 @@ pub const MAX_OUTPUT_BACKLOG: usize = 1024 * 1024;
 /// How many reads one call of [`Conn::drive`] makes before it yields with
 /// `Ok(false)`, so that one busy client cannot hold a worker forever.
 pub const MAX_READS_PER_CALL: usize = 32;
+
+/// How many bytes a closing connection discards while waiting for the peer
+/// to close, before it closes anyway.
+pub const MAX_LINGER: usize = 64 * 1024;
+
+/// A stream whose write side can be shut down on its own, so that the peer
+/// sees the end of our output while we can still read; see
+/// [Closing](self#closing).
+pub trait ShutdownWrite {
+    /// Shuts down the write side (`shutdown(SHUT_WR)`).
+    fn shutdown_write(&self) -> io::Result<()>;
+}
+
+impl ShutdownWrite for mio::net::TcpStream {
+    fn shutdown_write(&self) -> io::Result<()> {
+        self.shutdown(Shutdown::Write)
+    }
+}
+
+impl ShutdownWrite for mio::net::UnixStream {
+    fn shutdown_write(&self) -> io::Result<()> {
+        self.shutdown(Shutdown::Write)
+    }
+}
+
+impl ShutdownWrite for std::net::TcpStream {
+    fn shutdown_write(&self) -> io::Result<()> {
+        self.shutdown(Shutdown::Write)
+    }
+}
+
+/// Where a connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Reading requests and answering them.
+    Open,
+    /// The peer sent its end of stream: send what is queued, then close.
+    PeerDone,
+    /// The protocol asked to close: send what is queued, shut down our write
+    /// side, then linger.
+    Closing,
+    /// Our write side is shut down; discarding input until the peer closes.
+    Lingering {
+        /// Bytes discarded so far.
+        discarded: usize,
+    },
+}
 
 /// What a protocol did with the bytes it was given; see [`Conn::drive`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -95,8 +152,7 @@ pub struct Conn<S> {
     output: Vec<u8>,
     /// Bytes at the front of `output` that were already sent.
     sent: usize,
-    /// No more requests are read; close once `output` is sent.
-    closing: bool,
+    state: State,
 }
 
 impl<S> Conn<S> {
@@ -107,7 +163,7 @@ impl<S> Conn<S> {
             input: Vec::new(),
             output: Vec::new(),
             sent: 0,
-            closing: false,
+            state: State::Open,
         }
     }
 
@@ -132,14 +188,14 @@ impl<S> Conn<S> {
         &self.output[self.sent..]
     }
 
-    /// Whether the connection has stopped reading and will close once its
-    /// output is sent.
+    /// Whether the connection has stopped reading requests and will close
+    /// once its output is sent.
     pub fn is_closing(&self) -> bool {
-        self.closing
+        self.state != State::Open
     }
 }
 
-impl<S: Read + Write> Conn<S> {
+impl<S: Read + Write + ShutdownWrite> Conn<S> {
     /// Reads, processes and writes until the socket is drained; see the
     /// [module docs](self) for the meaning of the result.
     ///
@@ -167,12 +223,29 @@ impl<S: Read + Write> Conn<S> {
     {
         for _ in 0..MAX_READS_PER_CALL {
             let all_sent = self.flush()?;
-            if self.closing {
-                return if all_sent {
-                    Ok(true)
-                } else {
-                    Err(would_block())
-                };
+            match self.state {
+                State::Open => {}
+                // The write returned WouldBlock: a writable event will come.
+                State::PeerDone | State::Closing if !all_sent => return Err(would_block()),
+                State::PeerDone => return Ok(true),
+                State::Closing => {
+                    if let Err(e) = self.stream.shutdown_write() {
+                        log::debug!("shutdown: {e}");
+                        return Ok(true);
+                    }
+                    self.state = State::Lingering { discarded: 0 };
+                    continue;
+                }
+                State::Lingering { discarded } => {
+                    self.input.clear();
+                    let n = self.fill()?;
+                    let discarded = discarded + n;
+                    if n == 0 || discarded > MAX_LINGER {
+                        return Ok(true);
+                    }
+                    self.state = State::Lingering { discarded };
+                    continue;
+                }
             }
             if !all_sent && self.pending_output().len() >= MAX_OUTPUT_BACKLOG {
                 // The write returned WouldBlock: a writable event will come.
@@ -182,15 +255,15 @@ impl<S: Read + Write> Conn<S> {
             if n == 0 {
                 // The peer will send nothing more. Everything complete was
                 // already answered after the previous reads.
-                self.closing = true;
+                self.state = State::PeerDone;
                 continue;
             }
             let step = protocol(&self.input, &mut self.output);
             debug_assert!(step.consumed <= self.input.len());
             self.input.drain(..step.consumed.min(self.input.len()));
             if step.close {
-                self.closing = true;
-                self.input = Vec::new();
+                self.state = State::Closing;
+                self.input.clear();
             }
         }
         // A burst: flush what we have, then let other connections run.
@@ -259,7 +332,7 @@ impl<S> fmt::Debug for Conn<S> {
         f.debug_struct("Conn")
             .field("pending_input", &self.input.len())
             .field("pending_output", &(self.output.len() - self.sent))
-            .field("closing", &self.closing)
+            .field("state", &self.state)
             .finish_non_exhaustive()
     }
 }
@@ -301,6 +374,7 @@ mod tests {
         reads: VecDeque<Option<Vec<u8>>>,
         written: Vec<u8>,
         write_room: usize,
+        shut: std::cell::Cell<bool>,
     }
 
     impl Read for Script {
@@ -314,6 +388,13 @@ mod tests {
                 Some(None) => Err(would_block()),
                 None => Ok(0),
             }
+        }
+    }
+
+    impl ShutdownWrite for Script {
+        fn shutdown_write(&self) -> io::Result<()> {
+            self.shut.set(true);
+            Ok(())
         }
     }
 
@@ -353,6 +434,7 @@ mod tests {
             reads: reads.iter().map(|r| r.map(|c| c.to_vec())).collect(),
             written: Vec::new(),
             write_room,
+            shut: Default::default(),
         })
     }
 
@@ -370,6 +452,34 @@ mod tests {
         let mut c = script(&[Some(b"x\nbye\ny\n")], 1 << 20);
         assert!(c.drive(lines).unwrap());
         assert_eq!(c.get_ref().written, b"x!\nbye!\n");
+    }
+
+    #[test]
+    fn a_closing_connection_shuts_down_then_lingers_until_the_peer_closes() {
+        let mut c = script(&[Some(b"bye\n"), Some(b"more"), None], 1 << 20);
+        assert_eq!(
+            c.drive(lines).unwrap_err().kind(),
+            io::ErrorKind::WouldBlock
+        );
+        assert!(c.get_ref().shut.get());
+        assert_eq!(c.get_ref().written, b"bye!\n");
+        // The peer closes: done.
+        assert!(c.drive(lines).unwrap());
+    }
+
+    #[test]
+    fn lingering_is_bounded() {
+        let chunk = vec![b'x'; READ_CHUNK];
+        let mut reads: Vec<Option<&[u8]>> = vec![Some(b"bye\n")];
+        reads.extend(std::iter::repeat(Some(&chunk[..])).take(MAX_LINGER / READ_CHUNK + 1));
+        reads.push(None);
+        let mut c = script(&reads, 1 << 20);
+        assert!(c.drive(lines).unwrap());
+        assert_eq!(
+            c.get_ref().reads.len(),
+            1,
+            "stopped discarding at the limit"
+        );
     }
 
     #[test]
@@ -455,6 +565,11 @@ mod tests {
         impl Read for Reset {
             fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
                 Err(io::ErrorKind::ConnectionReset.into())
+            }
+        }
+        impl ShutdownWrite for Reset {
+            fn shutdown_write(&self) -> io::Result<()> {
+                Ok(())
             }
         }
         impl Write for Reset {
