@@ -47,27 +47,26 @@ impl Counters {
 /// HTTP/1.0 without keep-alive, or an error status), and returns
 /// [`Step::close`] then. Trailing incomplete input is left unconsumed.
 pub fn serve(input: &[u8], out: &mut Vec<u8>, stats: impl Fn() -> Counters) -> Step {
+    // One Date value per batch of pipelined responses, made only if needed.
     let mut date: Option<String> = None;
+    let now = || http_date(SystemTime::now());
     let mut used = 0;
     while used < input.len() {
-        let date = date.get_or_insert_with(|| http_date(SystemTime::now()));
-        match request::parse(&input[used..]) {
+        let (request, len) = match request::parse(&input[used..]) {
             Ok(Parsed::Partial) => break,
-            Ok(Parsed::Complete { request, len }) => {
-                used += len;
-                let keep_alive = respond(&request, out, date, &stats);
-                if !keep_alive {
-                    return Step::close(used);
-                }
-            }
+            Ok(Parsed::Complete { request, len }) => (request, len),
             Err(e) => {
                 log::debug!("answering {}: {e}", e.status().code());
                 let body = format!("{}\n", e.status().reason());
                 let mut r = Response::text(e.status(), &body);
                 r.persistence = Persistence::Close;
-                r.write_to(out, date);
+                r.write_to(out, date.get_or_insert_with(now));
                 return Step::close(input.len());
             }
+        };
+        used += len;
+        if !respond(&request, out, date.get_or_insert_with(now), &stats) {
+            return Step::close(used);
         }
     }
     Step::keep(used)
