@@ -1,39 +1,48 @@
-//! Project automation. `cargo xtask ci` runs what CI runs.
+//! Project automation, in the cargo-xtask style: one binary, one module per
+//! subcommand, run as `cargo xtask <command>`.
+//!
+//! - `cargo xtask ci`: what CI runs (format, lints, tests).
+//! - `cargo xtask peer {tokio|threads|bare-mio}`: the peer echo servers that
+//!   the benchmark runs (see [`peer`]).
 
-use std::process::{Command, ExitCode};
+mod ci;
+mod peer;
 
-fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("ci") => ci(),
-        _ => {
-            eprintln!("usage: cargo xtask ci");
-            ExitCode::from(2)
-        }
-    }
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Command line of `cargo xtask`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo xtask",
+    about = "Project automation for the mio-pool workspace"
+)]
+struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    command: Command,
 }
 
-/// Runs the checks that `.ci/run` runs, in the same order.
-fn ci() -> ExitCode {
-    let steps: [&[&str]; 3] = [
-        &["fmt", "--all", "--check"],
-        &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"],
-        &["test", "--workspace"],
-    ];
-    for step in steps {
-        eprintln!("$ cargo {}", step.join(" "));
-        let status = Command::new(env!("CARGO")).args(step).status();
-        match status {
-            Ok(s) if s.success() => {}
-            Ok(s) => {
-                eprintln!("xtask ci: `cargo {}` failed ({s})", step.join(" "));
-                return ExitCode::FAILURE;
-            }
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run what CI runs: fmt --check, clippy -D warnings, test.
+    Ci,
+    /// Run one of the peer echo servers that the benchmark compares against.
+    Peer(peer::PeerArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Ci => ci::run(),
+        Command::Peer(args) => match peer::run(&args) {
+            Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("xtask ci: could not run cargo: {e}");
-                return ExitCode::FAILURE;
+                eprintln!("xtask peer {}: {e}", args.kind.name());
+                ExitCode::FAILURE
             }
-        }
+        },
     }
-    ExitCode::SUCCESS
 }

@@ -1,0 +1,79 @@
+//! `cargo xtask peer`: the echo servers that the benchmark holds mio-pool against.
+//!
+//! Each peer does the same work as the `echo` example (write back every byte
+//! it reads) and speaks the same command line: `--addr HOST:PORT --workers N`,
+//! then `listening on ADDR` on stdout once it accepts connections, with the
+//! real address (so `127.0.0.1:0` works). They live here, not in the examples,
+//! so that no example carries a competitor.
+//!
+//! | peer | design | `--workers` |
+//! |---|---|---|
+//! | `tokio` | tokio multi-thread runtime, one task per connection | runtime worker threads |
+//! | `threads` | one OS thread per connection, blocking std I/O | ignored |
+//! | `bare-mio` | one thread, one `mio::Poll`, read until `WouldBlock`, write back | ignored (always 1) |
+
+mod bare_mio;
+mod threads;
+mod tokio_rt;
+
+use std::io::{self, Write};
+use std::net::SocketAddr;
+
+/// Size of every peer's per-connection read buffer, in bytes.
+///
+/// The same for all peers so that memory per connection compares designs,
+/// not buffer choices; large enough that a 16 KiB message fits in one read.
+pub const BUF_SIZE: usize = 16 * 1024;
+
+/// Which peer server to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PeerKind {
+    /// tokio's multi-thread runtime with `--workers` threads, one task per connection.
+    Tokio,
+    /// One OS thread per connection (std, blocking I/O).
+    Threads,
+    /// A bare single-thread mio 1.x loop: the per-core cost floor.
+    BareMio,
+}
+
+impl PeerKind {
+    /// The name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            PeerKind::Tokio => "tokio",
+            PeerKind::Threads => "threads",
+            PeerKind::BareMio => "bare-mio",
+        }
+    }
+}
+
+/// Command line of `cargo xtask peer`.
+#[derive(Debug, clap::Args)]
+pub struct PeerArgs {
+    /// Which server to run.
+    #[arg(value_enum)]
+    pub kind: PeerKind,
+    /// Address to listen on; port 0 picks a free port (printed on stdout).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub addr: SocketAddr,
+    /// Worker threads (tokio only; the others have fixed threading).
+    #[arg(long, default_value_t = 2)]
+    pub workers: usize,
+}
+
+/// Runs the chosen peer until the process is killed.
+pub fn run(args: &PeerArgs) -> io::Result<()> {
+    match args.kind {
+        PeerKind::Tokio => tokio_rt::serve(args.addr, args.workers.max(1)),
+        PeerKind::Threads => threads::serve(args.addr),
+        PeerKind::BareMio => bare_mio::serve(args.addr),
+    }
+}
+
+/// Prints `listening on ADDR` on stdout and flushes it: the readiness line
+/// that `cargo xtask bench` waits for.
+fn announce(addr: SocketAddr) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    writeln!(out, "listening on {addr}")?;
+    out.flush()
+}

@@ -1,0 +1,43 @@
+//! The thread-per-connection peer: blocking std I/O, one OS thread per client.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::thread;
+
+/// Accepts forever on the calling thread and spawns one echo thread per connection.
+pub fn serve(addr: SocketAddr) -> io::Result<()> {
+    let listener = TcpListener::bind(addr)?;
+    super::announce(listener.local_addr()?)?;
+    loop {
+        let stream = match listener.accept() {
+            Ok((stream, _)) => stream,
+            // Out of file descriptors or a connection reset before accept:
+            // the server survives, the client sees the failure.
+            Err(e) => {
+                eprintln!("threads peer: accept: {e}");
+                continue;
+            }
+        };
+        if let Err(e) = thread::Builder::new().spawn(move || echo(stream)) {
+            eprintln!("threads peer: spawn: {e}");
+        }
+    }
+}
+
+/// Echoes one connection until the client closes it or an error occurs.
+fn echo(mut stream: TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let mut buf = vec![0u8; super::BUF_SIZE];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => {
+                if stream.write_all(&buf[..n]).is_err() {
+                    return;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return,
+        }
+    }
+}

@@ -1,0 +1,46 @@
+//! The tokio peer: multi-thread runtime with N workers, one task per connection.
+
+use std::io;
+use std::net::SocketAddr;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// Builds a runtime with `workers` worker threads and serves forever on it.
+pub fn serve(addr: SocketAddr, workers: usize) -> io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_io()
+        .build()?;
+    runtime.block_on(accept_loop(addr))
+}
+
+/// Accepts connections and spawns one echo task for each.
+async fn accept_loop(addr: SocketAddr) -> io::Result<()> {
+    let listener = TcpListener::bind(addr).await?;
+    super::announce(listener.local_addr()?)?;
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                tokio::spawn(echo(stream));
+            }
+            Err(e) => eprintln!("tokio peer: accept: {e}"),
+        }
+    }
+}
+
+/// Echoes one connection until the client closes it or an error occurs.
+async fn echo(mut stream: TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let mut buf = vec![0u8; super::BUF_SIZE];
+    loop {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                if stream.write_all(&buf[..n]).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
