@@ -36,6 +36,6 @@ pub fn run() -> ExitCode {
 }
 
 /// The cargo that runs us (`$CARGO`), or the one on `PATH`.
-fn cargo() -> String {
+pub fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
 }

@@ -2,9 +2,12 @@
 //! subcommand, run as `cargo xtask <command>`.
 //!
 //! - `cargo xtask ci`: what CI runs (format, lints, tests).
+//! - `cargo xtask bench [--quick]`: mio-pool against tokio, a thread per
+//!   connection and a bare mio loop, side by side (see [`bench`]).
 //! - `cargo xtask peer {tokio|threads|bare-mio}`: the peer echo servers that
 //!   the benchmark runs (see [`peer`]).
 
+mod bench;
 mod ci;
 mod peer;
 
@@ -29,6 +32,8 @@ struct Cli {
 enum Command {
     /// Run what CI runs: fmt --check, clippy -D warnings, test.
     Ci,
+    /// Benchmark mio-pool against its peers and external anchors.
+    Bench(bench::BenchArgs),
     /// Run one of the peer echo servers that the benchmark compares against.
     Peer(peer::PeerArgs),
 }
@@ -37,6 +42,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Ci => ci::run(),
+        Command::Bench(args) => bench::run(&args),
         Command::Peer(args) => match peer::run(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -1,0 +1,192 @@
+//! The load generator: closed-loop clients that drive a server and time it.
+//!
+//! A run has three phases shared by all client threads through [`Phase`]:
+//! warm-up (traffic flows, nothing is recorded), measure (every operation
+//! that *completes* is counted and its latency recorded) and stop (threads
+//! finish and return their [`Tally`]). The caller switches phases, so the
+//! window is exactly the time between its two switches, and the same window
+//! brackets the server's CPU and `perf` readings.
+
+pub mod churn;
+pub mod idle;
+pub mod pingpong;
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use hdrhistogram::Histogram;
+
+/// The phase of a run, shared between the caller and its client threads.
+#[derive(Debug, Clone)]
+pub struct Phase(Arc<AtomicU8>);
+
+/// Traffic flows, nothing is recorded.
+const WARMUP: u8 = 0;
+/// Completed operations are counted and timed.
+const MEASURE: u8 = 1;
+/// Client threads return.
+const STOP: u8 = 2;
+
+impl Phase {
+    /// A new run, in warm-up.
+    pub fn new() -> Phase {
+        Phase(Arc::new(AtomicU8::new(WARMUP)))
+    }
+
+    /// Opens the measurement window.
+    pub fn measure(&self) {
+        self.0.store(MEASURE, Ordering::SeqCst);
+    }
+
+    /// Closes the window and tells the client threads to return.
+    pub fn stop(&self) {
+        self.0.store(STOP, Ordering::SeqCst);
+    }
+
+    /// Whether completed operations count now.
+    pub fn is_measuring(&self) -> bool {
+        self.0.load(Ordering::Relaxed) == MEASURE
+    }
+
+    /// Whether client threads should return.
+    pub fn is_stopped(&self) -> bool {
+        self.0.load(Ordering::Relaxed) == STOP
+    }
+}
+
+/// What client threads counted in the window.
+#[derive(Debug, Clone)]
+pub struct Tally {
+    /// Operations (round trips, connections) completed inside the window.
+    pub ops: u64,
+    /// Latency of each of them, in nanoseconds.
+    pub latency: Histogram<u64>,
+    /// Operations that failed (any phase).
+    pub errors: u64,
+    /// The first failure, to show.
+    pub first_error: Option<String>,
+}
+
+impl Default for Tally {
+    fn default() -> Tally {
+        Tally {
+            ops: 0,
+            // 1 ns to 100 s at 3 significant digits.
+            latency: Histogram::new_with_bounds(1, 100_000_000_000, 3)
+                .expect("valid histogram bounds"),
+            errors: 0,
+            first_error: None,
+        }
+    }
+}
+
+impl Tally {
+    /// Records an operation that started at `started` and just completed,
+    /// if the window is open.
+    pub fn complete(&mut self, phase: &Phase, started: Instant) {
+        if phase.is_measuring() {
+            self.ops += 1;
+            let nanos = started.elapsed().as_nanos().min(u64::MAX as u128) as u64;
+            self.latency.saturating_record(nanos.max(1));
+        }
+    }
+
+    /// Records a failed operation.
+    pub fn error(&mut self, error: impl std::fmt::Display) {
+        self.errors += 1;
+        if self.first_error.is_none() {
+            self.first_error = Some(error.to_string());
+        }
+    }
+
+    /// Adds another thread's tally to this one.
+    pub fn merge(&mut self, other: Tally) {
+        self.ops += other.ops;
+        self.errors += other.errors;
+        // Same bounds on both sides, so adding cannot fail.
+        let _ = self.latency.add(&other.latency);
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+    }
+}
+
+/// Client threads generating load; stop them with [`Running::finish`].
+#[derive(Debug)]
+pub struct Running {
+    /// The phase they follow.
+    pub phase: Phase,
+    /// The threads, each returning its tally.
+    threads: Vec<JoinHandle<Tally>>,
+}
+
+impl Running {
+    /// Stops the threads and merges their tallies.
+    pub fn finish(self) -> Tally {
+        self.phase.stop();
+        let mut total = Tally::default();
+        for thread in self.threads {
+            match thread.join() {
+                Ok(tally) => total.merge(tally),
+                Err(_) => total.error("a client thread panicked"),
+            }
+        }
+        total
+    }
+}
+
+/// Splits `n` connections over `threads` threads as evenly as possible,
+/// dropping threads that would get none.
+pub fn split(n: usize, threads: usize) -> Vec<usize> {
+    let threads = threads.clamp(1, n.max(1));
+    (0..threads)
+        .map(|i| n / threads + usize::from(i < n % threads))
+        .filter(|&k| k > 0)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn split_is_even_and_total() {
+        assert_eq!(split(1, 2), vec![1]);
+        assert_eq!(split(64, 2), vec![32, 32]);
+        assert_eq!(split(7, 3), vec![3, 2, 2]);
+        assert_eq!(split(0, 2), Vec::<usize>::new());
+        assert_eq!(split(5, 0), vec![5]);
+    }
+
+    #[test]
+    fn tally_counts_only_inside_the_window() {
+        let phase = Phase::new();
+        let mut tally = Tally::default();
+        let start = Instant::now() - Duration::from_micros(50);
+        tally.complete(&phase, start);
+        phase.measure();
+        tally.complete(&phase, start);
+        tally.complete(&phase, start);
+        phase.stop();
+        tally.complete(&phase, start);
+        assert_eq!(tally.ops, 2);
+        assert_eq!(tally.latency.len(), 2);
+        assert!(tally.latency.value_at_quantile(0.5) >= 50_000);
+    }
+
+    #[test]
+    fn merge_adds_counts_and_keeps_the_first_error() {
+        let mut a = Tally::default();
+        a.error("first");
+        let mut b = Tally::default();
+        b.error("second");
+        b.latency.record(10).unwrap();
+        b.ops = 1;
+        a.merge(b);
+        assert_eq!((a.ops, a.errors, a.latency.len()), (1, 2, 1));
+        assert_eq!(a.first_error.as_deref(), Some("first"));
+    }
+}

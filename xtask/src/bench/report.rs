@@ -1,0 +1,333 @@
+//! The results of a run and how they are written: a markdown table per
+//! scenario (stdout and `report.md`) and the raw figures (`report.json`).
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::machine::Machine;
+use super::stats::{self, Figures, Metric, Op};
+use super::targets::Target;
+
+/// Everything a run measured, as saved in `report.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Where it ran.
+    pub machine: Machine,
+    /// How it ran.
+    pub settings: Settings,
+    /// One table per scenario, in run order.
+    pub tables: Vec<Table>,
+    /// Things the reader should know: skipped parts and why, limits hit.
+    pub notes: Vec<String>,
+    /// The targets, checked against this run.
+    pub targets: Vec<Target>,
+}
+
+/// The knobs of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Settings {
+    /// Whether this was the `--quick` smoke test.
+    pub quick: bool,
+    /// Worker threads of every server.
+    pub workers: usize,
+    /// Client threads of the load generator.
+    pub client_threads: usize,
+    /// Warm-up before each window, seconds.
+    pub warmup_s: f64,
+    /// Measurement window, seconds.
+    pub window_s: f64,
+    /// Rounds: each server measured this many times per scenario, alternating.
+    pub rounds: usize,
+    /// Whether `perf` counted system calls and context switches.
+    pub perf: bool,
+    /// The command that produced this run.
+    pub command: String,
+}
+
+/// One scenario: every server's figures under the same load.
+#[derive(Debug, Clone, Serialize)]
+pub struct Table {
+    /// Short stable name, used by `--only` and in `report.json`.
+    pub id: String,
+    /// Heading.
+    pub title: String,
+    /// What one operation is.
+    pub op: Op,
+    /// The row that ratios are taken against (mio-pool's).
+    pub baseline: String,
+    /// One row per server, in run order.
+    pub rows: Vec<Row>,
+    /// Why the scenario did not run, if it did not.
+    pub skipped: Option<String>,
+}
+
+/// One server in one scenario.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    /// Server name.
+    pub server: String,
+    /// One entry per successful round.
+    pub samples: Vec<Figures>,
+    /// Why rounds failed, one entry per failed round.
+    pub failures: Vec<String>,
+    /// Per-metric median over `samples`.
+    pub summary: Figures,
+}
+
+impl Table {
+    /// An empty table whose ratios are against `baseline`.
+    pub fn new(id: &str, title: &str, op: Op, baseline: &str) -> Table {
+        Table {
+            id: id.to_owned(),
+            title: title.to_owned(),
+            op,
+            baseline: baseline.to_owned(),
+            rows: Vec::new(),
+            skipped: None,
+        }
+    }
+
+    /// The row of `server`, created empty on first use.
+    pub fn row_mut(&mut self, server: &str) -> &mut Row {
+        if let Some(i) = self.rows.iter().position(|r| r.server == server) {
+            return &mut self.rows[i];
+        }
+        self.rows.push(Row {
+            server: server.to_owned(),
+            samples: Vec::new(),
+            failures: Vec::new(),
+            summary: Figures::new(),
+        });
+        self.rows.last_mut().expect("just pushed")
+    }
+
+    /// Recomputes every row's medians.
+    pub fn summarize(&mut self) {
+        for row in &mut self.rows {
+            row.summary = stats::summarize(&row.samples);
+        }
+    }
+
+    /// A server's median figure, if measured.
+    pub fn get(&self, server: &str, metric: Metric) -> Option<f64> {
+        self.rows
+            .iter()
+            .find(|r| r.server == server)?
+            .summary
+            .get(&metric)
+            .copied()
+    }
+
+    /// A server's median figure divided by the baseline's.
+    pub fn ratio(&self, server: &str, metric: Metric) -> Option<f64> {
+        stats::ratio(self.get(server, metric)?, self.get(&self.baseline, metric)?)
+    }
+
+    /// The metrics that some row has, in column order.
+    pub fn columns(&self) -> Vec<Metric> {
+        Metric::ALL
+            .into_iter()
+            .filter(|m| self.rows.iter().any(|r| r.summary.contains_key(m)))
+            .collect()
+    }
+}
+
+/// Renders the whole report as markdown.
+pub fn render_markdown(report: &Report) -> String {
+    let mut out = String::new();
+    let m = &report.machine;
+    let s = &report.settings;
+    let _ = writeln!(
+        out,
+        "# mio-pool benchmark{}\n",
+        if s.quick {
+            " (--quick smoke test: figures are not meaningful)"
+        } else {
+            ""
+        }
+    );
+    let _ = writeln!(out, "- command: `{}`", s.command);
+    let _ = writeln!(
+        out,
+        "- machine: {} CPUs, {}, Linux {}",
+        m.cpus, m.cpu_model, m.kernel
+    );
+    let _ = writeln!(
+        out,
+        "- load average (1 min): {:.2} before, {:.2} after{}",
+        m.load_before,
+        m.load_after,
+        if m.busy.is_empty() {
+            String::new()
+        } else {
+            format!("; also running: {}", m.busy.join(", "))
+        }
+    );
+    let _ = writeln!(
+        out,
+        "- {} server worker threads; load generator: {} client threads, closed loop, loopback; {:.2} s warm-up, {:.2} s window; {} round(s), servers alternating (A B C D A B C D ...); medians shown",
+        s.workers, s.client_threads, s.warmup_s, s.window_s, s.rounds
+    );
+    let _ = writeln!(
+        out,
+        "- in parentheses: ratio to the first row (mio-pool's figure); CPU is the server's user+system time from /proc over the window{}",
+        if s.perf {
+            "; system calls and context switches from `perf stat` over the same window (its syscall tracepoint adds a little to every server's system calls alike)"
+        } else {
+            ""
+        }
+    );
+    out.push('\n');
+    for table in &report.tables {
+        render_table(&mut out, table);
+    }
+    if !report.targets.is_empty() {
+        let _ = writeln!(
+            out,
+            "## Targets\n\n| target | measured | met |\n|---|---|---|"
+        );
+        for t in &report.targets {
+            let met = match t.met {
+                Some(true) => "yes",
+                Some(false) => "**no**",
+                None => "n/a",
+            };
+            let _ = writeln!(out, "| {} | {} | {met} |", t.goal, t.measured);
+        }
+        out.push('\n');
+    }
+    if !report.notes.is_empty() {
+        let _ = writeln!(out, "## Notes\n");
+        for note in &report.notes {
+            let _ = writeln!(out, "- {note}");
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Renders one scenario's table.
+fn render_table(out: &mut String, table: &Table) {
+    let _ = writeln!(out, "### {}\n", table.title);
+    if let Some(reason) = &table.skipped {
+        let _ = writeln!(out, "_skipped: {reason}_\n");
+        return;
+    }
+    let columns = table.columns();
+    let _ = write!(out, "| server |");
+    for c in &columns {
+        let _ = write!(out, " {} |", c.header(table.op));
+    }
+    let _ = write!(out, "\n|---|");
+    for _ in &columns {
+        out.push_str("---:|");
+    }
+    out.push('\n');
+    for row in &table.rows {
+        let _ = write!(out, "| {} |", row.server);
+        for &c in &columns {
+            let cell = match row.summary.get(&c) {
+                None => "–".to_owned(),
+                Some(&v) => match table.ratio(&row.server, c) {
+                    Some(r) if row.server != table.baseline && c.has_ratio() => {
+                        format!("{} ({})", c.format(v), stats::format_ratio(r))
+                    }
+                    _ => c.format(v),
+                },
+            };
+            let _ = write!(out, " {cell} |");
+        }
+        out.push('\n');
+    }
+    out.push('\n');
+    for row in &table.rows {
+        if let Some(first) = row.failures.first() {
+            let _ = writeln!(
+                out,
+                "- {}: {} of {} round(s) failed: {first}",
+                row.server,
+                row.failures.len(),
+                row.failures.len() + row.samples.len()
+            );
+        }
+    }
+    if table.rows.iter().any(|r| !r.failures.is_empty()) {
+        out.push('\n');
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A small report with a baseline, a peer and a failed round.
+    pub(crate) fn sample_report() -> Report {
+        let mut table = Table::new(
+            "echo-64B-64c",
+            "64-byte ping-pong, 64 connections",
+            Op::ROUND_TRIP,
+            "mio-pool",
+        );
+        table.row_mut("mio-pool").samples = vec![
+            Figures::from([(Metric::Throughput, 100_000.0), (Metric::P99Us, 1000.0)]),
+            Figures::from([(Metric::Throughput, 110_000.0), (Metric::P99Us, 1200.0)]),
+        ];
+        table.row_mut("tokio").samples = vec![Figures::from([
+            (Metric::Throughput, 84_000.0),
+            (Metric::P99Us, 2100.0),
+        ])];
+        table.row_mut("tokio").failures.push("tokio: exited".into());
+        table.summarize();
+        let mut skipped = Table::new("wrk-nginx", "HTTP: wrk", Op::REQUEST, "mio-pool http");
+        skipped.skipped = Some("wrk is not installed".into());
+        Report {
+            machine: Machine {
+                cpus: 2,
+                cpu_model: "Test CPU".into(),
+                kernel: "6.1.0".into(),
+                load_before: 0.5,
+                load_after: 1.5,
+                busy: vec![],
+            },
+            settings: Settings {
+                quick: false,
+                workers: 2,
+                client_threads: 2,
+                warmup_s: 0.5,
+                window_s: 1.5,
+                rounds: 2,
+                perf: true,
+                command: "cargo xtask bench".into(),
+            },
+            tables: vec![table, skipped],
+            notes: vec!["nginx: not installed".into()],
+            targets: vec![],
+        }
+    }
+
+    #[test]
+    fn rows_show_medians_and_ratios_to_the_baseline() {
+        let md = render_markdown(&sample_report());
+        assert!(md.contains("| server | round trips/s | p99 µs |"), "{md}");
+        assert!(md.contains("| mio-pool | 105k | 1100 |"), "{md}");
+        assert!(
+            md.contains("| tokio | 84.0k (0.80x) | 2100 (1.91x) |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("- tokio: 1 of 2 round(s) failed: tokio: exited"),
+            "{md}"
+        );
+        assert!(md.contains("_skipped: wrk is not installed_"), "{md}");
+        assert!(md.contains("- nginx: not installed"), "{md}");
+    }
+
+    #[test]
+    fn json_has_raw_samples() {
+        let json = serde_json::to_value(sample_report()).unwrap();
+        let rows = &json["tables"][0]["rows"];
+        assert_eq!(rows[0]["samples"][1]["throughput"], 110_000.0);
+        assert_eq!(rows[1]["summary"]["p99_us"], 2100.0);
+    }
+}
