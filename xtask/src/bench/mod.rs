@@ -42,7 +42,6 @@ use machine::Machine;
 use report::{Report, Settings, Table};
 use scenario::{Measured, Timing};
 use server::{RunningServer, ServerSpec};
-use stats::Metric;
 use workspace::Workspace;
 
 /// Command line of `cargo xtask bench`.
@@ -364,28 +363,6 @@ impl Bench {
                 }
             }
             self.tables[t].summarize();
-        }
-        self.idle_slowdown();
-    }
-
-    /// Adds the idle scenario's slowdown against the same servers at 64
-    /// connections without idle ones.
-    fn idle_slowdown(&mut self) {
-        let Some(base) = self.tables.iter().find(|t| t.id == "echo-64B-64c").cloned() else {
-            return;
-        };
-        let Some(idle) = self.tables.iter_mut().find(|t| t.id == "idle") else {
-            return;
-        };
-        for row in &mut idle.rows {
-            let (Some(&with), Some(without)) = (
-                row.summary.get(&Metric::Throughput),
-                base.get(&row.server, Metric::Throughput),
-            ) else {
-                continue;
-            };
-            row.summary
-                .insert(Metric::IdleSlowdownPct, (1.0 - with / without) * 100.0);
         }
     }
 

@@ -1,10 +1,10 @@
 //! The echo scenarios and the measurement protocol they share.
 //!
-//! One measurement of one server: (idle connections opened, RSS read before
-//! and after), perf attached with counting off, load started and warmed up;
-//! then the window: perf on, CPU read, phase to measure, sleep, RSS read,
-//! phase to stop, CPU read, perf off. Every per-operation figure divides a
-//! quantity taken over that window by the operations completed in it.
+//! One measurement of one server: perf attached with counting off, load
+//! started and warmed up; then the window: perf on, CPU read, phase to
+//! measure, sleep, RSS read, phase to stop, CPU read, perf off. Every
+//! per-operation figure divides a quantity taken over that window by the
+//! operations completed in it.
 
 use std::thread;
 use std::time::{Duration, Instant};
@@ -111,6 +111,11 @@ pub struct Measured {
 }
 
 /// Measures one server under one load.
+///
+/// For [`Load::Idle`], the active connections first run one window alone
+/// (same server process, moments before), then the idle connections are
+/// opened (RSS read before and after) and the measured window runs; the
+/// slowdown compares the two.
 pub fn measure(
     server: &mut RunningServer,
     load: Load,
@@ -119,18 +124,9 @@ pub fn measure(
 ) -> Result<Measured, String> {
     let pids = server.pids();
     let mut out = Measured::default();
-    let idle = match load {
-        Load::Idle { idle, .. } => {
-            let before = procfs::rss_sum(&pids);
-            let set = IdleSet::open(server.addr, idle, Duration::from_secs(120))
-                .map_err(|e| format!("opening {idle} idle connections: {e}"))?;
-            let after = procfs::rss_sum(&pids);
-            let per_conn = (after as f64 - before as f64) / set.count() as f64 / 1024.0;
-            out.figures.insert(Metric::IdleKibPerConn, per_conn);
-            Some(set)
-        }
-        _ => None,
-    };
+    // perf attaches before any connection exists: threads that the server
+    // creates later inherit its counters, whereas attaching to thousands
+    // of existing threads would cost a descriptor and a wait per thread.
     let mut session = match perf.map(|p| perf::Session::attach(p, &pids)).transpose() {
         Ok(s) => s,
         Err(e) => {
@@ -138,49 +134,108 @@ pub fn measure(
             None
         }
     };
-    let running: Running = match load {
-        Load::PingPong { conns, size } => {
-            pingpong::start(server.addr, conns, size, timing.client_threads)?
+    let addr = server.addr;
+    let threads = timing.client_threads;
+    let mut idle_set = None;
+    let mut alone = None;
+    let running = match load {
+        Load::PingPong { conns, size } => pingpong::start(addr, conns, size, threads)?,
+        Load::Churn { size } => churn::start(addr, size, threads),
+        Load::Idle { idle, active, size } => {
+            let first = window(
+                pingpong::start(addr, active, size, threads)?,
+                timing,
+                &pids,
+                None,
+            );
+            alone = Some(first.tally.ops as f64 / first.seconds);
+            let before = procfs::rss_sum(&pids);
+            let set = IdleSet::open(addr, idle, Duration::from_secs(120))
+                .map_err(|e| format!("opening {idle} idle connections: {e}"))?;
+            let after = procfs::rss_sum(&pids);
+            let per_conn = (after as f64 - before as f64) / set.count() as f64 / 1024.0;
+            out.figures.insert(Metric::IdleKibPerConn, per_conn);
+            idle_set = Some(set);
+            pingpong::start(addr, active, size, threads)?
         }
-        Load::Idle { active, size, .. } => {
-            pingpong::start(server.addr, active, size, timing.client_threads)?
-        }
-        Load::Churn { size } => churn::start(server.addr, size, timing.client_threads),
     };
-    thread::sleep(timing.warmup);
-    if let Some(s) = session.as_mut() {
-        if let Err(e) = s.enable() {
-            out.warnings.push(format!("perf: {e}"));
-            session = None;
-        }
-    }
-    let cpu_before = procfs::cpu_seconds(&pids);
-    running.phase.measure();
-    let opened = Instant::now();
-    thread::sleep(timing.window);
-    let rss = procfs::rss_sum(&pids);
-    running.phase.stop();
-    let seconds = opened.elapsed().as_secs_f64();
-    let cpu = procfs::cpu_seconds(&pids) - cpu_before;
-    if let Some(s) = session.as_mut() {
-        if let Err(e) = s.disable() {
-            out.warnings.push(format!("perf: {e}"));
-        }
-    }
-    let tally = running.finish();
+    let w = window(running, timing, &pids, session.as_mut());
+    out.warnings.extend(w.warnings);
     let counts = match session.map(perf::Session::finish).transpose() {
-        Ok(c) => c,
+        Ok(c) if w.perf_ok => c,
+        Ok(_) => None,
         Err(e) => {
             out.warnings.push(format!("perf: {e}"));
             None
         }
     };
-    drop(idle);
+    drop(idle_set);
     if !server.is_running() {
         return Err("the server exited during the measurement".into());
     }
-    figures_from(&mut out, &tally, seconds, cpu, rss, counts)?;
+    figures_from(&mut out, &w.tally, w.seconds, w.cpu, w.rss, counts)?;
+    if let Some(alone) = alone.filter(|&a| a > 0.0) {
+        let with = w.tally.ops as f64 / w.seconds;
+        out.figures
+            .insert(Metric::IdleSlowdownPct, (1.0 - with / alone) * 100.0);
+    }
     Ok(out)
+}
+
+/// The readings of one window.
+struct Window {
+    /// What the clients counted.
+    tally: Tally,
+    /// Its length.
+    seconds: f64,
+    /// Server CPU seconds in it.
+    cpu: f64,
+    /// Server RSS at its end, bytes.
+    rss: u64,
+    /// Whether perf counted exactly this window.
+    perf_ok: bool,
+    /// perf trouble.
+    warnings: Vec<String>,
+}
+
+/// Warms `running` up, then measures one window and stops the clients.
+fn window(
+    running: Running,
+    timing: &Timing,
+    pids: &[u32],
+    mut perf: Option<&mut perf::Session>,
+) -> Window {
+    let mut warnings = Vec::new();
+    thread::sleep(timing.warmup);
+    if let Some(s) = perf.as_mut() {
+        if let Err(e) = s.enable() {
+            warnings.push(format!("perf: {e}"));
+            perf = None;
+        }
+    }
+    let cpu_before = procfs::cpu_seconds(pids);
+    running.phase.measure();
+    let opened = Instant::now();
+    thread::sleep(timing.window);
+    let rss = procfs::rss_sum(pids);
+    running.phase.stop();
+    let seconds = opened.elapsed().as_secs_f64();
+    let cpu = procfs::cpu_seconds(pids) - cpu_before;
+    let mut perf_ok = perf.is_some();
+    if let Some(s) = perf {
+        if let Err(e) = s.disable() {
+            warnings.push(format!("perf: {e}"));
+            perf_ok = false;
+        }
+    }
+    Window {
+        tally: running.finish(),
+        seconds,
+        cpu,
+        rss,
+        perf_ok,
+        warnings,
+    }
 }
 
 /// Turns the window's raw readings into figures.

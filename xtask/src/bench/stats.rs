@@ -28,8 +28,8 @@ pub enum Metric {
     RssMib,
     /// Resident memory per idle connection, KiB.
     IdleKibPerConn,
-    /// Throughput lost to the idle connections against the same load
-    /// without them, percent.
+    /// Throughput lost to the idle connections, percent, against the same
+    /// active connections measured alone just before in the same server process.
     IdleSlowdownPct,
 }
 
@@ -60,7 +60,7 @@ impl Metric {
             Metric::CtxSwitchesPerOp => format!("ctx sw/{}", op.short),
             Metric::RssMib => "RSS MiB".into(),
             Metric::IdleKibPerConn => "KiB/idle conn".into(),
-            Metric::IdleSlowdownPct => "slowdown vs no idle".into(),
+            Metric::IdleSlowdownPct => "slowdown by idle".into(),
         }
     }
 
@@ -70,7 +70,7 @@ impl Metric {
             Metric::Throughput => format_si(value),
             Metric::SyscallsPerOp => format!("{value:.2}"),
             Metric::CtxSwitchesPerOp => format!("{value:.3}"),
-            Metric::RssMib | Metric::IdleKibPerConn => format!("{value:.1}"),
+            Metric::RssMib => format!("{value:.1}"),
             Metric::IdleSlowdownPct => format!("{value:+.1}%"),
             _ => format_sig3(value),
         }
