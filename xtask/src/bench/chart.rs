@@ -5,6 +5,7 @@ use std::error::Error;
 use std::path::Path;
 
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::report::{Report, Table};
 use super::stats::{self, Metric};
@@ -83,7 +84,16 @@ fn panel(
     let top = bars.iter().map(|&(_, v)| v).fold(0.0, f64::max).max(1e-9) * 1.2;
     let mut chart = ChartBuilder::on(area)
         .caption(
-            format!("{}: {}", table.title, metric.header(table.op)),
+            format!(
+                "{}: {}{}",
+                table.title,
+                metric.header(table.op),
+                if metric == Metric::Throughput {
+                    ""
+                } else {
+                    " (lower is better)"
+                }
+            ),
             ("sans-serif", 13),
         )
         .margin(8)
@@ -116,11 +126,14 @@ fn panel(
         bar.set_margin(0, 0, 10, 10);
         bar
     }))?;
+    // Centred over its bar, bottom edge a little above the bar's top.
+    let value_style =
+        TextStyle::from(("sans-serif", 11).into_font()).pos(Pos::new(HPos::Center, VPos::Bottom));
     chart.draw_series(bars.iter().enumerate().map(|(i, &(_, value))| {
         Text::new(
             metric.format(value),
-            (SegmentValue::CenterOf(i), value + top * 0.02),
-            ("sans-serif", 11),
+            (SegmentValue::CenterOf(i), value + top * 0.03),
+            value_style.clone(),
         )
     }))?;
     Ok(())
