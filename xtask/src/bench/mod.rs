@@ -205,6 +205,13 @@ impl Bench {
             }
             Err(e) => notes.push(format!("could not raise the open-file limit: {e}")),
         }
+        // Churn leaves a TIME_WAIT socket per connection on the client side;
+        // without reuse on loopback, a full run exhausts the local ports.
+        if fs::read_to_string("/proc/sys/net/ipv4/tcp_tw_reuse").is_ok_and(|v| v.trim() == "0") {
+            notes.push(
+                "net.ipv4.tcp_tw_reuse is 0: the churn scenario may run out of local ports (sysctl -w net.ipv4.tcp_tw_reuse=2)".into(),
+            );
+        }
         let progress = ProgressBar::new(0);
         progress.set_style(
             ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")
