@@ -203,3 +203,95 @@ fn methods_and_head() {
     assert!(text.ends_with("\r\n\r\n"));
     assert!(text.contains(&format!("Content-Length: {}\r\n", HELLO.len())));
 }
+
+/// A small deterministic generator, so the randomized tests need no crate
+/// and fail the same way every run.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+fn without_dates(text: &str) -> String {
+    text.lines()
+        .filter(|l| !l.starts_with("Date: "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Feeds `input` in random pieces, draining what `serve` consumes, as a
+/// connection would; returns the output and whether it closed.
+fn serve_in_pieces(input: &[u8], rng: &mut XorShift) -> (String, bool) {
+    let (mut buf, mut out, mut pos) = (Vec::new(), Vec::new(), 0);
+    while pos < input.len() {
+        let n = 1 + rng.below(40);
+        buf.extend_from_slice(&input[pos..(pos + n).min(input.len())]);
+        pos += n;
+        let step = serve(&buf, &mut out, Counters::default);
+        assert!(step.consumed <= buf.len());
+        buf.drain(..step.consumed);
+        if step.close {
+            return (String::from_utf8(out).unwrap(), true);
+        }
+    }
+    (String::from_utf8(out).unwrap(), false)
+}
+
+#[test]
+fn random_splits_of_random_pipelines_give_the_same_answers() {
+    let requests: &[&[u8]] = &[
+        b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"HEAD /stats HTTP/1.1\r\nHost: a\r\nAccept: */*\r\n\r\n",
+        b"GET /x?y HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\nhello world",
+        b"PUT /stats HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+        b"\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+    ];
+    let enders: &[&[u8]] = &[
+        b"",
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        b"GET / HTTP/1.0\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost a\r\n\r\n",
+    ];
+    let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+    for _ in 0..300 {
+        let mut input = Vec::new();
+        for _ in 0..rng.below(8) {
+            input.extend_from_slice(requests[rng.below(requests.len())]);
+        }
+        input.extend_from_slice(enders[rng.below(enders.len())]);
+        let mut whole = Vec::new();
+        let step = serve(&input, &mut whole, Counters::default);
+        let whole = String::from_utf8(whole).unwrap();
+        let (pieces, closed) = serve_in_pieces(&input, &mut rng);
+        assert_eq!(without_dates(&whole), without_dates(&pieces), "{input:?}");
+        assert_eq!(step.close, closed);
+    }
+}
+
+#[test]
+fn random_garbage_never_panics_nor_keeps_more_than_a_head() {
+    let mut rng = XorShift(42);
+    let alphabet = b"GET /HTP1.0\r\n: abcContent-Length9Transfer-Encodingchunked\x00\xff";
+    for _ in 0..2000 {
+        let len = rng.below(200);
+        let input: Vec<u8> = (0..len)
+            .map(|_| alphabet[rng.below(alphabet.len())])
+            .collect();
+        let mut out = Vec::new();
+        let step = serve(&input, &mut out, Counters::default);
+        assert!(step.consumed <= input.len());
+        // Whatever is left over is a possible request prefix, bounded by
+        // the head limit.
+        assert!(step.close || input.len() - step.consumed <= MAX_HEAD);
+    }
+}

@@ -168,3 +168,75 @@ fn a_protocol_error_replies_and_closes() {
         b"+PONG\r\n-ERR Protocol error: invalid bulk length\r\n"
     );
 }
+
+#[test]
+fn random_splits_give_the_same_replies_as_one_read() {
+    let commands: &[&[u8]] = &[
+        b"*3\r\n$3\r\nSET\r\n$1\r\na\r\n$4\r\nx\r\ny\r\n",
+        b"*2\r\n$3\r\nGET\r\n$1\r\na\r\n",
+        b"INCR n\r\n",
+        b"*2\r\n$4\r\nINCR\r\n$1\r\nn\r\n",
+        b"MSET a 1 b \"two words\"\r\n",
+        b"*3\r\n$4\r\nMGET\r\n$1\r\na\r\n$1\r\nb\r\n",
+        b"\r\n",
+        b"*0\r\n",
+        b"NOPE\r\n",
+        b"DEL a\r\n",
+        b"DBSIZE\n",
+    ];
+    let mut seed = 0x2545_F491_4F6C_DD1Du64;
+    let mut below = |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    for _ in 0..300 {
+        let mut input = Vec::new();
+        for _ in 0..below(12) {
+            input.extend_from_slice(commands[below(commands.len())]);
+        }
+        let mut whole = Vec::new();
+        let step = serve(&Store::new(), &input, &mut whole);
+        assert_eq!(
+            step,
+            Step::keep(input.len()),
+            "{:?} -> {:?}",
+            String::from_utf8_lossy(&input),
+            String::from_utf8_lossy(&whole)
+        );
+
+        let store = Store::new();
+        let (mut buf, mut pieces, mut pos) = (Vec::new(), Vec::new(), 0);
+        while pos < input.len() {
+            let n = 1 + below(16);
+            buf.extend_from_slice(&input[pos..(pos + n).min(input.len())]);
+            pos += n;
+            let step = serve(&store, &buf, &mut pieces);
+            buf.drain(..step.consumed);
+        }
+        assert!(buf.is_empty());
+        assert_eq!(whole, pieces, "{input:?}");
+    }
+}
+
+#[test]
+fn random_garbage_never_panics() {
+    let alphabet = b"*$:+-\r\n0123456789-abcSETGET\"' \\x";
+    let mut seed = 7u64;
+    let mut below = |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    let store = Store::new();
+    for _ in 0..3000 {
+        let input: Vec<u8> = (0..below(120))
+            .map(|_| alphabet[below(alphabet.len())])
+            .collect();
+        let mut out = Vec::new();
+        let step = serve(&store, &input, &mut out);
+        assert!(step.consumed <= input.len());
+    }
+}
