@@ -1,0 +1,256 @@
+//! [`PoolBuilder`]: configure a pool, then run it.
+
+use std::fmt;
+use std::io;
+use std::sync::Arc;
+use std::thread;
+
+use mio::Interest;
+use mio_pool_poll::Poll;
+
+use crate::conns::LISTENER;
+use crate::handle::{Control, Counters, PoolHandle, StatsHandle};
+use crate::listener::Listener;
+use crate::worker::{Adapter, Pool};
+
+/// Why a pool could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// `run` was asked for zero workers; a pool needs at least one.
+    #[error("a pool needs at least one worker thread, got 0")]
+    NoWorkers,
+    /// The OS refused to start a worker thread; the workers started before
+    /// it have been stopped again.
+    #[error("could not spawn worker thread {index}: {source}")]
+    Spawn {
+        /// Index of the worker that failed to start.
+        index: usize,
+        /// What the OS said.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Used to configure a pool before launching it.
+///
+/// `L` is the listener, `C` the connection type the handler sees (the
+/// listener's own, or what [`with_adapter`](PoolBuilder::with_adapter)
+/// makes of it), `S` each worker's state and `R` what each worker returns
+/// at the end. See the [crate docs](crate) for an example.
+pub struct PoolBuilder<L: Listener, C, S, R> {
+    listener: L,
+    poll: Poll,
+    state: S,
+    finalize: Arc<dyn Fn(S) -> R + Send + Sync>,
+    adapter: Adapter<L::Connection, C>,
+    thread_name_prefix: String,
+    counters: Arc<Counters>,
+}
+
+impl<L: Listener> PoolBuilder<L, L::Connection, (), ()> {
+    /// Prepares a pool that will accept connections from `listener`.
+    ///
+    /// The listener should be non-blocking, as mio's listeners are.
+    ///
+    /// # Errors
+    ///
+    /// The OS refused to create the poller or to register the listener with
+    /// it (for example, the process is out of file descriptors).
+    #[allow(clippy::should_implement_trait)] // the name the original crate used
+    pub fn from(mut listener: L) -> io::Result<Self> {
+        let poll = Poll::new()?;
+        poll.register(&mut listener, LISTENER, Interest::READABLE)?;
+        Ok(PoolBuilder {
+            listener,
+            poll,
+            state: (),
+            finalize: Arc::new(|()| ()),
+            adapter: Arc::new(|c| c),
+            thread_name_prefix: "pool-".to_owned(),
+            counters: Arc::default(),
+        })
+    }
+}
+
+impl<L: Listener, C, S, R> PoolBuilder<L, C, S, R> {
+    /// Gives each worker a clone of `state`; the handler gets the worker's
+    /// own clone as its second argument, mutable and never shared.
+    pub fn with_state<S2>(self, state: S2) -> PoolBuilder<L, C, S2, ()>
+    where
+        S2: Clone + Send + 'static,
+    {
+        PoolBuilder {
+            listener: self.listener,
+            poll: self.poll,
+            state,
+            finalize: Arc::new(|_| ()),
+            adapter: self.adapter,
+            thread_name_prefix: self.thread_name_prefix,
+            counters: self.counters,
+        }
+    }
+
+    /// Maps each worker's final state to what the [`PoolHandle`] returns
+    /// for that worker when the pool ends.
+    pub fn and_return<R2, F>(self, finalize: F) -> PoolBuilder<L, C, S, R2>
+    where
+        F: Fn(S) -> R2 + Send + Sync + 'static,
+    {
+        PoolBuilder {
+            listener: self.listener,
+            poll: self.poll,
+            state: self.state,
+            finalize: Arc::new(finalize),
+            adapter: self.adapter,
+            thread_name_prefix: self.thread_name_prefix,
+            counters: self.counters,
+        }
+    }
+
+    /// Turns each accepted connection into the type the handler works on
+    /// (a buffered wrapper, a protocol session, ...) before it is
+    /// registered. The new type only needs `mio::event::Source` (delegate it
+    /// to the inner stream), `Send` and `'static`.
+    pub fn with_adapter<NC, F>(self, adapter: F) -> PoolBuilder<L, NC, S, R>
+    where
+        F: Fn(L::Connection) -> NC + Send + Sync + 'static,
+        NC: mio::event::Source + Send + 'static,
+    {
+        PoolBuilder {
+            listener: self.listener,
+            poll: self.poll,
+            state: self.state,
+            finalize: self.finalize,
+            adapter: Arc::new(adapter),
+            thread_name_prefix: self.thread_name_prefix,
+            counters: self.counters,
+        }
+    }
+
+    /// Names the worker threads `prefix` followed by their index (default:
+    /// `pool-0`, `pool-1`, ...).
+    pub fn set_thread_name_prefix(mut self, prefix: &str) -> Self {
+        prefix.clone_into(&mut self.thread_name_prefix);
+        self
+    }
+
+    /// A view of the pool's counters, available before the pool runs so
+    /// that the handler can capture it.
+    pub fn stats_handle(&self) -> StatsHandle {
+        StatsHandle {
+            counters: self.counters.clone(),
+        }
+    }
+
+    /// Starts `workers` threads that accept connections and call `on_ready`
+    /// whenever a connection may have data (or room to write).
+    ///
+    /// What the handler returns decides what happens next:
+    ///
+    /// | returns              | the pool                                                  |
+    /// |----------------------|-----------------------------------------------------------|
+    /// | `Ok(false)`          | calls it again: there may be more                          |
+    /// | `Err(WouldBlock)`    | re-arms the connection; calls it again when it is ready    |
+    /// | `Err(Interrupted)`   | calls it again                                             |
+    /// | `Ok(true)`           | deregisters and drops the connection: it is done           |
+    /// | any other `Err`      | counts a handler error, closes the connection             |
+    /// | panics               | counts a panic, closes the connection; the worker lives on |
+    ///
+    /// Connections are registered readable *and* writable, and readiness is
+    /// edge-triggered: a handler must keep going (return `Ok(false)`) until
+    /// an operation returns `WouldBlock`, or data already received may sit
+    /// unread. After 32 calls in a row for one connection, it goes back
+    /// behind the other ready connections, so one busy client cannot starve
+    /// the rest.
+    ///
+    /// A connection is never handed to two workers at once.
+    ///
+    /// # Panics
+    ///
+    /// If `workers` is 0 or a thread cannot be spawned; see
+    /// [`try_run`](PoolBuilder::try_run) to get those as errors.
+    pub fn run<E>(self, workers: usize, on_ready: E) -> PoolHandle<R>
+    where
+        E: Fn(&mut C, &mut S) -> io::Result<bool> + Send + Sync + 'static,
+        C: mio::event::Source + Send + 'static,
+        S: Clone + Send + 'static,
+        R: Send + 'static,
+    {
+        self.try_run(workers, on_ready)
+            .unwrap_or_else(|e| panic!("mio-pool: {e}"))
+    }
+
+    /// Like [`run`](PoolBuilder::run), for handlers without per-worker state.
+    ///
+    /// # Panics
+    ///
+    /// As [`run`](PoolBuilder::run).
+    pub fn run_stateless<E>(self, workers: usize, on_ready: E) -> PoolHandle<R>
+    where
+        E: Fn(&mut C) -> io::Result<bool> + Send + Sync + 'static,
+        C: mio::event::Source + Send + 'static,
+        S: Clone + Send + 'static,
+        R: Send + 'static,
+    {
+        self.run(workers, move |c: &mut C, _: &mut S| on_ready(c))
+    }
+
+    /// Like [`run`](PoolBuilder::run), but returns an error instead of
+    /// panicking.
+    ///
+    /// # Errors
+    ///
+    /// [`RunError::NoWorkers`] for `workers == 0`; [`RunError::Spawn`] if
+    /// the OS refused a thread.
+    pub fn try_run<E>(self, workers: usize, on_ready: E) -> Result<PoolHandle<R>, RunError>
+    where
+        E: Fn(&mut C, &mut S) -> io::Result<bool> + Send + Sync + 'static,
+        C: mio::event::Source + Send + 'static,
+        S: Clone + Send + 'static,
+        R: Send + 'static,
+    {
+        if workers == 0 {
+            return Err(RunError::NoWorkers);
+        }
+        let pool = Arc::new(Pool::new(
+            self.poll,
+            self.listener,
+            self.adapter,
+            on_ready,
+            self.counters.clone(),
+        ));
+        let control: Arc<dyn Control> = pool.clone();
+        let mut handle = PoolHandle {
+            control,
+            workers: Vec::with_capacity(workers),
+            counters: self.counters,
+        };
+        for index in 0..workers {
+            let pool = pool.clone();
+            let mut state = self.state.clone();
+            let finalize = self.finalize.clone();
+            let spawned = thread::Builder::new()
+                .name(format!("{}{index}", self.thread_name_prefix))
+                .spawn(move || {
+                    pool.work(&mut state);
+                    finalize(state)
+                });
+            match spawned {
+                Ok(worker) => handle.workers.push(worker),
+                // Dropping `handle` stops the workers already started.
+                Err(source) => return Err(RunError::Spawn { index, source }),
+            }
+        }
+        Ok(handle)
+    }
+}
+
+impl<L: Listener, C, S, R> fmt::Debug for PoolBuilder<L, C, S, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PoolBuilder")
+            .field("poll", &self.poll)
+            .field("thread_name_prefix", &self.thread_name_prefix)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,207 @@
+//! [`PoolHandle`], and the counters users ask for.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+/// The pool's counters, updated once per accept, close, error or panic
+/// (never per event).
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub(crate) accepted: AtomicU64,
+    pub(crate) closed: AtomicU64,
+    pub(crate) handler_errors: AtomicU64,
+    pub(crate) panics: AtomicU64,
+    pub(crate) accept_errors: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Connections accepted and not yet closed.
+    pub(crate) fn open(&self) -> u64 {
+        // `closed` first: read the other way round, a close between the two
+        // loads could make `open` look one too high; this way it can only
+        // look one too low for a moment, never negative.
+        let closed = self.closed.load(Ordering::Acquire);
+        self.accepted.load(Ordering::Acquire).saturating_sub(closed)
+    }
+
+    fn snapshot(&self) -> PoolStats {
+        PoolStats {
+            accepted: self.accepted.load(Ordering::Relaxed),
+            open: self.open(),
+            closed: self.closed.load(Ordering::Relaxed),
+            handler_errors: self.handler_errors.load(Ordering::Relaxed),
+            panics: self.panics.load(Ordering::Relaxed),
+            accept_errors: self.accept_errors.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// A snapshot of a pool's counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Connections accepted since the pool started.
+    pub accepted: u64,
+    /// Connections open now (accepted and not closed).
+    pub open: u64,
+    /// Connections closed: the handler returned `Ok(true)` or an error,
+    /// panicked, or the poller failed to (re)register the connection.
+    pub closed: u64,
+    /// Handler calls that returned an error other than `WouldBlock` and
+    /// `Interrupted` (each closed its connection).
+    pub handler_errors: u64,
+    /// Handler calls that panicked (each closed its connection; the worker
+    /// lived on).
+    pub panics: u64,
+    /// Failed accepts: transient errors that were skipped, and running out
+    /// of file descriptors, which pauses accepting briefly.
+    pub accept_errors: u64,
+}
+
+/// A cheap, cloneable view of a pool's counters, usable from inside the
+/// handler (for a `/stats` page, say) or from any other thread. Get one from
+/// [`PoolBuilder::stats_handle`](crate::PoolBuilder::stats_handle).
+#[derive(Clone)]
+pub struct StatsHandle {
+    pub(crate) counters: Arc<Counters>,
+}
+
+impl StatsHandle {
+    /// The counters now.
+    pub fn snapshot(&self) -> PoolStats {
+        self.counters.snapshot()
+    }
+}
+
+impl fmt::Debug for StatsHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("StatsHandle")
+            .field(&self.snapshot())
+            .finish()
+    }
+}
+
+/// How a [`PoolHandle`] steers the pool's workers, whatever the pool's
+/// connection and handler types.
+pub(crate) trait Control: Send + Sync {
+    /// Stops accepting and closes the listener; new clients are refused.
+    fn stop_accepting(&self);
+    /// Waits until no connection is open, or until `deadline`; returns
+    /// whether none is open.
+    fn wait_drained(&self, deadline: Option<Instant>) -> bool;
+    /// Makes every worker return promptly.
+    fn terminate(&self);
+}
+
+/// A handle to a running pool.
+///
+/// Each way to end the pool returns one `std::thread::Result` per worker:
+/// `Ok` with the worker's final state mapped through
+/// [`and_return`](crate::PoolBuilder::and_return), or `Err` with the panic
+/// of a worker that died outside a handler (handler panics are caught and
+/// only close their connection).
+///
+/// # Dropping
+///
+/// Dropping the handle without calling one of its methods *terminates* the
+/// pool: the workers are stopped and joined (and their results dropped),
+/// open connections are closed. No thread is left running unseen. To keep a
+/// pool running for the life of the program, keep its handle, or call
+/// [`wait`](PoolHandle::wait).
+#[must_use = "dropping a PoolHandle terminates the pool"]
+pub struct PoolHandle<R> {
+    pub(crate) control: Arc<dyn Control>,
+    pub(crate) workers: Vec<JoinHandle<R>>,
+    pub(crate) counters: Arc<Counters>,
+}
+
+impl<R> PoolHandle<R> {
+    /// Stops every worker promptly and returns their results.
+    ///
+    /// Workers finish the handler call they are in, then return; a worker
+    /// blocked waiting for events is woken at once (no timer tick). Open
+    /// connections are closed when the pool is dropped, after the workers
+    /// have returned.
+    pub fn terminate(mut self) -> Vec<thread::Result<R>> {
+        self.control.terminate();
+        self.join()
+    }
+
+    /// Stops accepting at once and closes the listener, so that new clients
+    /// are refused rather than left waiting; then returns when every open
+    /// connection has closed (the handler returned `Ok(true)` or an error,
+    /// or the client went away), and stops the workers.
+    ///
+    /// A client that never closes keeps this waiting; see
+    /// [`finish_timeout`](PoolHandle::finish_timeout).
+    pub fn finish(self) -> Vec<thread::Result<R>> {
+        self.finish_until(None)
+    }
+
+    /// Like [`finish`](PoolHandle::finish), but gives open connections at
+    /// most `grace` to close; then terminates the pool, closing the rest.
+    pub fn finish_timeout(self, grace: Duration) -> Vec<thread::Result<R>> {
+        self.finish_until(Instant::now().checked_add(grace))
+    }
+
+    fn finish_until(self, deadline: Option<Instant>) -> Vec<thread::Result<R>> {
+        self.control.stop_accepting();
+        if !self.control.wait_drained(deadline) {
+            log::info!(
+                "mio-pool: grace period over with {} connection(s) open; closing them",
+                self.counters.open()
+            );
+        }
+        self.terminate()
+    }
+
+    /// Waits for the workers to return, without asking them to. Since only
+    /// this handle can stop them, this waits forever unless every worker
+    /// dies of a panic outside the handler.
+    pub fn wait(mut self) -> Vec<thread::Result<R>> {
+        self.join()
+    }
+
+    /// The pool's counters now.
+    pub fn stats(&self) -> PoolStats {
+        self.counters.snapshot()
+    }
+
+    /// A cloneable view of the counters that outlives `self`.
+    pub fn stats_handle(&self) -> StatsHandle {
+        StatsHandle {
+            counters: self.counters.clone(),
+        }
+    }
+
+    fn join(&mut self) -> Vec<thread::Result<R>> {
+        std::mem::take(&mut self.workers)
+            .into_iter()
+            .map(JoinHandle::join)
+            .collect()
+    }
+}
+
+impl<R> Drop for PoolHandle<R> {
+    fn drop(&mut self) {
+        if !self.workers.is_empty() {
+            self.control.terminate();
+            drop(self.join());
+        }
+    }
+}
+
+impl<R> fmt::Debug for PoolHandle<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PoolHandle")
+            .field("workers", &self.workers.len())
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
