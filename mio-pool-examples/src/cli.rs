@@ -5,6 +5,7 @@
 use std::io::{self, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::num::NonZeroUsize;
+use std::time::Duration;
 
 use clap::{Arg, Command};
 
@@ -16,7 +17,13 @@ pub struct Options {
     /// The number of worker threads (`--workers N`; default: the number of
     /// CPUs).
     pub workers: NonZeroUsize,
+    /// How long open connections get to finish after SIGINT or SIGTERM
+    /// (`--grace-secs N`; default: [`DEFAULT_GRACE_SECS`]).
+    pub grace: Duration,
 }
+
+/// The default of `--grace-secs`.
+pub const DEFAULT_GRACE_SECS: u64 = 3;
 
 /// The clap command of a server called `name`, described by `about`,
 /// listening on `default_addr` unless told otherwise.
@@ -37,6 +44,15 @@ pub fn command(name: &'static str, about: &'static str, default_addr: &'static s
                 .value_name("N")
                 .help("Worker threads [default: the number of CPUs]")
                 .value_parser(clap::value_parser!(NonZeroUsize)),
+        )
+        .arg(
+            Arg::new("grace-secs")
+                .long("grace-secs")
+                .value_name("N")
+                .help("On SIGINT/SIGTERM, seconds to let open connections finish")
+                // Kept equal to DEFAULT_GRACE_SECS by a unit test.
+                .default_value("3")
+                .value_parser(clap::value_parser!(u64)),
         )
 }
 
@@ -65,7 +81,14 @@ where
         .get_one::<NonZeroUsize>("workers")
         .copied()
         .unwrap_or_else(|| std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN));
-    Options { addr, workers }
+    let grace = *m
+        .get_one::<u64>("grace-secs")
+        .expect("grace-secs has a default");
+    Options {
+        addr,
+        workers,
+        grace: Duration::from_secs(grace),
+    }
 }
 
 /// [`parse_from`] on the process's arguments.
@@ -132,9 +155,18 @@ mod tests {
         let o = opts(&[]);
         assert_eq!(o.addr, "127.0.0.1:7000".parse().unwrap());
         assert!(o.workers.get() >= 1);
-        let o = opts(&["--addr", "127.0.0.1:0", "--workers", "3"]);
+        assert_eq!(o.grace, Duration::from_secs(DEFAULT_GRACE_SECS));
+        let o = opts(&[
+            "--addr",
+            "127.0.0.1:0",
+            "--workers",
+            "3",
+            "--grace-secs",
+            "0",
+        ]);
         assert_eq!(o.addr.port(), 0);
         assert_eq!(o.workers.get(), 3);
+        assert_eq!(o.grace, Duration::ZERO);
         assert_eq!(opts(&["--addr", "localhost:5"]).addr.port(), 5);
     }
 

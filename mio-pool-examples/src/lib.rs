@@ -10,6 +10,7 @@
 //!   drained, parse, queue replies, flush, keep unsent output.
 //! * [`http`]: HTTP/1.1 request parsing (on `httparse`), responses, and the
 //!   `http` server's routes.
+//! * [`server`]: running a protocol on a pool until SIGINT/SIGTERM.
 //! * [`resp`]: the Redis protocol (RESP2): command parsing and reply encoding.
 //! * [`kv`]: the `kv` server's store (sharded locks, expiry) and commands.
 //!
@@ -25,3 +26,4 @@ pub mod echo;
 pub mod http;
 pub mod kv;
 pub mod resp;
+pub mod server;

@@ -1,2 +1,22 @@
-//! Echo server (work in progress).
-fn main() {}
+//! `echo`: sends back every byte it receives.
+//!
+//! ```text
+//! cargo run --release -p mio-pool-examples --bin echo -- --addr 127.0.0.1:7000
+//! ```
+
+use mio_pool_examples::{cli, echo, server};
+
+fn main() -> std::process::ExitCode {
+    let opts = cli::parse(
+        "echo",
+        "Echo server on mio-pool: sends back every byte it receives.",
+        "127.0.0.1:7000",
+    );
+    cli::init_logging();
+    server::exit_code(server::run(
+        "echo",
+        &opts,
+        |_stats| (),
+        |conn, _: &mut ()| conn.drive(echo::serve),
+    ))
+}

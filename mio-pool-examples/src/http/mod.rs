@@ -4,7 +4,7 @@
 //! | request        | response                                           |
 //! |----------------|----------------------------------------------------|
 //! | `GET /`        | `200`, `text/plain`, [`HELLO`]                     |
-//! | `GET /stats`   | `200`, `application/json`, the pool's [`Counters`] |
+//! | `GET /stats`   | `200`, `application/json`, the pool's counters ([`stats_json`]) |
 //! | other method on those paths | `405` with `Allow: GET, HEAD`         |
 //! | any other path | `404`                                              |
 //! | malformed      | `400`, then close                                  |
@@ -20,11 +20,12 @@
 //! expects:
 //!
 //! ```
-//! use mio_pool_examples::http::{self, Counters};
+//! use mio_pool::PoolStats;
+//! use mio_pool_examples::http;
 //!
 //! let mut out = Vec::new();
 //! let input = b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n\r\nGET";
-//! let step = http::serve(input, &mut out, Counters::default);
+//! let step = http::serve(input, &mut out, PoolStats::default);
 //! // Two requests answered; the partial third is left for the next read.
 //! assert_eq!(step.consumed, input.len() - 3);
 //! assert!(!step.close);
@@ -39,7 +40,7 @@ mod server;
 
 pub use request::{parse, Body, Parsed, Request, RequestError, MAX_BODY, MAX_HEAD, MAX_HEADERS};
 pub use response::{http_date, Persistence, Response, Status};
-pub use server::{serve, Counters, HELLO};
+pub use server::{serve, stats_json, HELLO};
 
 #[cfg(test)]
 mod tests;

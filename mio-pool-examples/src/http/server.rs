@@ -6,37 +6,26 @@ use std::time::SystemTime;
 use super::request::{self, Parsed, Request};
 use super::response::{http_date, Persistence, Response, Status};
 use crate::conn::Step;
+use mio_pool::PoolStats;
 
 /// The body of `GET /`.
 pub const HELLO: &str = "Hello from mio-pool!\n";
 
-/// The pool counters served as JSON at `GET /stats`.
+/// The pool's counters as a one-line JSON object (with a trailing newline),
+/// as served at `GET /stats`.
 ///
-/// These mirror `mio_pool::PoolStats` field for field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Counters {
-    /// Connections accepted since the pool started.
-    pub accepted: u64,
-    /// Connections open now.
-    pub open: u64,
-    /// Connections closed since the pool started.
-    pub closed: u64,
-    /// Handler calls that returned an error other than `WouldBlock`.
-    pub handler_errors: u64,
-    /// Handler calls that panicked.
-    pub panics: u64,
-    /// `accept` calls that failed.
-    pub accept_errors: u64,
-}
-
-impl Counters {
-    /// The counters as a JSON object, one line, with a trailing newline.
-    pub fn to_json(&self) -> String {
-        format!(
-            "{{\"accepted\":{},\"open\":{},\"closed\":{},\"handler_errors\":{},\"panics\":{},\"accept_errors\":{}}}\n",
-            self.accepted, self.open, self.closed, self.handler_errors, self.panics, self.accept_errors
-        )
-    }
+/// ```
+/// let json = mio_pool_examples::http::stats_json(&mio_pool::PoolStats::default());
+/// assert_eq!(
+///     json,
+///     "{\"accepted\":0,\"open\":0,\"closed\":0,\"handler_errors\":0,\"panics\":0,\"accept_errors\":0}\n"
+/// );
+/// ```
+pub fn stats_json(s: &PoolStats) -> String {
+    format!(
+        "{{\"accepted\":{},\"open\":{},\"closed\":{},\"handler_errors\":{},\"panics\":{},\"accept_errors\":{}}}\n",
+        s.accepted, s.open, s.closed, s.handler_errors, s.panics, s.accept_errors
+    )
 }
 
 /// Answers every complete request at the front of `input`, in order,
@@ -46,7 +35,7 @@ impl Counters {
 /// Stops after a response that closes the connection (`Connection: close`,
 /// HTTP/1.0 without keep-alive, or an error status), and returns
 /// [`Step::close`] then. Trailing incomplete input is left unconsumed.
-pub fn serve(input: &[u8], out: &mut Vec<u8>, stats: impl Fn() -> Counters) -> Step {
+pub fn serve(input: &[u8], out: &mut Vec<u8>, stats: impl Fn() -> PoolStats) -> Step {
     // One Date value per batch of pipelined responses, made only if needed.
     let mut date: Option<String> = None;
     let now = || http_date(SystemTime::now());
@@ -77,14 +66,14 @@ fn respond(
     req: &Request<'_>,
     out: &mut Vec<u8>,
     date: &str,
-    stats: &impl Fn() -> Counters,
+    stats: &impl Fn() -> PoolStats,
 ) -> bool {
     let get_or_head = matches!(req.method, "GET" | "HEAD");
     let json;
     let mut r = match req.path() {
         "/" if get_or_head => Response::text(Status::Ok, HELLO),
         "/stats" if get_or_head => {
-            json = stats().to_json();
+            json = stats_json(&stats());
             let mut r = Response::text(Status::Ok, &json);
             r.content_type = "application/json";
             r

@@ -1,6 +1,7 @@
 //! Parser and server tests: partial input, pipelining, garbage.
 
 use super::*;
+use mio_pool::PoolStats;
 
 const GET: &[u8] = b"GET /stats?x=1 HTTP/1.1\r\nHost: localhost\r\nAccept: */*\r\n\r\n";
 
@@ -19,11 +20,11 @@ fn responses(text: &str) -> Vec<&str> {
 
 fn serve_str(input: &[u8]) -> (Step, String) {
     let mut out = Vec::new();
-    let step = serve(input, &mut out, || Counters {
+    let step = serve(input, &mut out, || PoolStats {
         accepted: 3,
         open: 1,
         closed: 2,
-        ..Counters::default()
+        ..PoolStats::default()
     });
     (step, String::from_utf8(out).unwrap())
 }
@@ -165,7 +166,7 @@ fn a_request_fed_byte_by_byte_is_answered_once() {
     let mut out = Vec::new();
     for &b in GET {
         buf.push(b);
-        let step = serve(&buf, &mut out, Counters::default);
+        let step = serve(&buf, &mut out, PoolStats::default);
         assert!(!step.close);
         buf.drain(..step.consumed);
     }
@@ -235,7 +236,7 @@ fn serve_in_pieces(input: &[u8], rng: &mut XorShift) -> (String, bool) {
         let n = 1 + rng.below(40);
         buf.extend_from_slice(&input[pos..(pos + n).min(input.len())]);
         pos += n;
-        let step = serve(&buf, &mut out, Counters::default);
+        let step = serve(&buf, &mut out, PoolStats::default);
         assert!(step.consumed <= buf.len());
         buf.drain(..step.consumed);
         if step.close {
@@ -270,7 +271,7 @@ fn random_splits_of_random_pipelines_give_the_same_answers() {
         }
         input.extend_from_slice(enders[rng.below(enders.len())]);
         let mut whole = Vec::new();
-        let step = serve(&input, &mut whole, Counters::default);
+        let step = serve(&input, &mut whole, PoolStats::default);
         let whole = String::from_utf8(whole).unwrap();
         let (pieces, closed) = serve_in_pieces(&input, &mut rng);
         assert_eq!(without_dates(&whole), without_dates(&pieces), "{input:?}");
@@ -288,7 +289,7 @@ fn random_garbage_never_panics_nor_keeps_more_than_a_head() {
             .map(|_| alphabet[rng.below(alphabet.len())])
             .collect();
         let mut out = Vec::new();
-        let step = serve(&input, &mut out, Counters::default);
+        let step = serve(&input, &mut out, PoolStats::default);
         assert!(step.consumed <= input.len());
         // Whatever is left over is a possible request prefix, bounded by
         // the head limit.
