@@ -1,0 +1,82 @@
+//! The `echo` binary, driven by a plain `std::net::TcpStream` client.
+
+mod util;
+
+use std::io::{Read, Write};
+use std::net::Shutdown;
+use std::thread;
+
+use util::{Server, TIMEOUT};
+
+fn server() -> Server {
+    Server::start(env!("CARGO_BIN_EXE_echo"))
+}
+
+#[test]
+fn echoes_line_by_line() {
+    let s = server();
+    let mut c = s.connect();
+    for i in 0..10 {
+        let msg = format!("message {i}\n");
+        c.write_all(msg.as_bytes()).unwrap();
+        let mut back = vec![0; msg.len()];
+        c.read_exact(&mut back).unwrap();
+        assert_eq!(back, msg.as_bytes());
+    }
+}
+
+#[test]
+fn a_large_stream_comes_back_whole_and_then_closes() {
+    // More than the socket buffers hold, so the server must keep unsent
+    // output and stop reading while the client is busy writing.
+    const LEN: usize = 8 * 1024 * 1024;
+    let s = server();
+    let mut w = s.connect();
+    let mut r = w.try_clone().unwrap();
+    let data: Vec<u8> = (0..LEN).map(|i| (i * 7 % 251) as u8).collect();
+    let expected = data.clone();
+    let writer = thread::spawn(move || {
+        w.write_all(&data).unwrap();
+        // Half-close: the server answers everything, then closes.
+        w.shutdown(Shutdown::Write).unwrap();
+    });
+    let mut back = Vec::with_capacity(LEN);
+    r.read_to_end(&mut back).unwrap();
+    writer.join().unwrap();
+    assert_eq!(back.len(), LEN);
+    assert!(back == expected, "echoed bytes differ");
+}
+
+#[test]
+fn many_clients_at_once() {
+    let s = server();
+    let threads: Vec<_> = (0..32)
+        .map(|i| {
+            let mut c = s.connect();
+            thread::spawn(move || {
+                for j in 0..100 {
+                    let msg = format!("client {i} message {j}");
+                    c.write_all(msg.as_bytes()).unwrap();
+                    let mut back = vec![0; msg.len()];
+                    c.read_exact(&mut back).unwrap();
+                    assert_eq!(back, msg.as_bytes());
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
+#[test]
+fn sigterm_exits_cleanly() {
+    let mut s = server();
+    let mut c = s.connect();
+    c.write_all(b"x").unwrap();
+    let mut b = [0];
+    c.read_exact(&mut b).unwrap();
+    drop(c);
+    s.signal(libc::SIGTERM);
+    assert!(s.wait_exit(TIMEOUT).success());
+}

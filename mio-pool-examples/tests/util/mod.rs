@@ -1,0 +1,152 @@
+//! Shared by the integration tests: start a server binary on a free port,
+//! learn its address from its `listening on` line, kill it on drop; find
+//! stock clients on `PATH`.
+
+// Each test file uses a different part of this module.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long any single wait in these tests may take before it fails.
+/// Generous: CI machines are slow and shared.
+pub const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A running server binary, killed when dropped.
+pub struct Server {
+    child: Child,
+    /// The address it listens on, as printed.
+    pub addr: SocketAddr,
+}
+
+impl Server {
+    /// Starts `bin` (a path from `env!("CARGO_BIN_EXE_...")`) on
+    /// `127.0.0.1:0` with two workers.
+    pub fn start(bin: &str) -> Server {
+        Server::start_with(bin, &["--workers", "2"])
+    }
+
+    /// Starts `bin` on `127.0.0.1:0` with extra arguments.
+    pub fn start_with(bin: &str, args: &[&str]) -> Server {
+        let mut child = Command::new(bin)
+            .args(["--addr", "127.0.0.1:0"])
+            .args(args)
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
+        let stdout = child.stdout.take().expect("stdout is piped");
+        // From here on, a panic must still kill the child.
+        let mut server = Server {
+            child,
+            addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+        };
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            // Keep draining stdout so the server never blocks on it.
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let _ = tx.send(line);
+            }
+        });
+        let line = rx
+            .recv_timeout(TIMEOUT)
+            .unwrap_or_else(|e| panic!("{bin} printed no `listening on` line: {e}"));
+        let addr = line
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line from {bin}: {line:?}"));
+        server.addr = addr
+            .parse()
+            .unwrap_or_else(|e| panic!("bad address {addr:?}: {e}"));
+        server
+    }
+
+    /// A blocking client connection with read and write timeouts.
+    pub fn connect(&self) -> TcpStream {
+        let s = TcpStream::connect_timeout(&self.addr, TIMEOUT).expect("connect");
+        s.set_read_timeout(Some(TIMEOUT)).unwrap();
+        s.set_write_timeout(Some(TIMEOUT)).unwrap();
+        s.set_nodelay(true).unwrap();
+        s
+    }
+
+    /// Sends `signal` (e.g. `libc::SIGTERM`) to the server.
+    pub fn signal(&self, signal: libc::c_int) {
+        let pid = libc::pid_t::try_from(self.child.id()).expect("pid fits");
+        // SAFETY: kill(2) takes plain integers and touches no memory of ours.
+        let rc = unsafe { libc::kill(pid, signal) };
+        assert_eq!(rc, 0, "kill failed: {}", std::io::Error::last_os_error());
+    }
+
+    /// Waits for the server to exit, failing after `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "server did not exit within {timeout:?}"
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The path of `program` if it is on `PATH`; otherwise prints why the
+/// calling test is skipped and returns `None`.
+pub fn stock_client(program: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(program))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        println!("skipped: `{program}` is not installed (apt-get install curl redis-tools wrk)");
+    }
+    found
+}
+
+/// Runs `cmd` to completion, failing if it takes longer than `timeout`;
+/// returns its status and output.
+pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> std::process::Output {
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(timeout) {
+        Ok(out) => out.expect("wait for client"),
+        Err(_) => {
+            // SAFETY: kill(2) takes plain integers and touches no memory of ours.
+            unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+            panic!("{cmd:?} did not finish within {timeout:?}");
+        }
+    }
+}
