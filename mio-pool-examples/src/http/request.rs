@@ -1,11 +1,4 @@
-//! Incremental HTTP/1.x request parsing on top of `httparse`.
-//!
-//! [`parse`] looks at the front of a connection's read buffer and returns a
-//! complete [`Request`] with its length, [`Parsed::Partial`] when more bytes
-//! are needed, or an [`RequestError`] that maps to the status to answer with
-//! before closing. It keeps no state between calls: a request split over many
-//! reads is parsed again from its start when more bytes arrive, which is cheap
-//! because the head is bounded by [`MAX_HEAD`].
+//! Incremental HTTP/1.x request parsing on top of `httparse`; see [`parse`].
 
 use std::fmt;
 
@@ -124,7 +117,17 @@ impl fmt::Display for RequestError {
 
 impl std::error::Error for RequestError {}
 
-/// Parses the request at the front of `buf`; see the [module docs](self).
+/// Parses the request at the front of `buf`, a connection's read buffer.
+///
+/// Returns a complete [`Request`] with its length, [`Parsed::Partial`] when
+/// more bytes are needed, or a [`RequestError`] that maps to the status to
+/// answer with before closing. It keeps no state between calls: a request
+/// split over many reads is parsed again from its start when more bytes
+/// arrive, which is cheap because the head is bounded by [`MAX_HEAD`].
+///
+/// An HTTP/1.1 request must carry exactly one `Host` (RFC 9112); one with
+/// both `Content-Length` and `Transfer-Encoding`, or with conflicting
+/// lengths, is refused rather than guessed at (request smuggling).
 pub fn parse(buf: &[u8]) -> Result<Parsed<'_>, RequestError> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut headers);

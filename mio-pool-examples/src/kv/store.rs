@@ -1,18 +1,4 @@
-//! The in-memory store shared by every worker.
-//!
-//! Keys are spread over [`SHARDS`] shards by hash, each behind its own
-//! `parking_lot::Mutex`, so that workers touching different keys rarely
-//! wait for each other. A command on one key holds that key's shard lock for
-//! its whole read-modify-write, which is what makes `INCR` lose no update.
-//! Commands on many keys (`MGET`, `MSET`, `FLUSHALL`) lock every shard they
-//! need at once, in ascending shard order (so two of them cannot deadlock),
-//! and are therefore atomic like in Redis.
-//!
-//! # Expiry
-//!
-//! A key with a deadline is removed lazily: whenever a command finds it past
-//! its deadline, and by [`Store::dbsize`], which sweeps shards that hold any
-//! key with a deadline so that the count it returns is exact.
+//! The in-memory store shared by every worker; see [`Store`].
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
@@ -113,8 +99,24 @@ pub enum IncrError {
     Overflow,
 }
 
-/// The key-value store; see the [module docs](self). Share it between
-/// workers with an `Arc`.
+/// The key-value store shared by every worker (through an `Arc`).
+///
+/// # Locking
+///
+/// Keys are spread over [`SHARDS`] shards by hash, each behind its own
+/// `parking_lot::Mutex`, so that workers touching different keys rarely
+/// wait for each other. A command on one key holds that key's shard lock for
+/// its whole read-modify-write, which is what makes `INCR` lose no update.
+/// Commands on many keys (`MGET`, `MSET`, `FLUSHALL`) lock every shard they
+/// need at once, in ascending shard order (so two of them cannot deadlock),
+/// and are therefore atomic like in Redis.
+///
+/// # Expiry
+///
+/// A key with a deadline is removed lazily: whenever a command finds it past
+/// its deadline, and by [`Store::dbsize`], which sweeps shards that hold any
+/// key with a deadline so that the count it returns is exact. A key that
+/// expires and is never touched again keeps its memory until then.
 #[derive(Debug)]
 pub struct Store {
     shards: Box<[Mutex<Shard>]>,

@@ -55,7 +55,11 @@ impl std::error::Error for ProtocolError {}
 ///
 /// Returns `Ok(Some((args, len)))` for a command occupying `len` bytes; an
 /// empty `args` (a blank inline line or `*0`) is a no-op that needs no reply.
-/// Returns `Ok(None)` if the command is incomplete.
+/// Returns `Ok(None)` if the command is incomplete: call again with more
+/// bytes; the command is parsed again from its start, which costs only its
+/// `*`/`$` lines since bulk payloads are skipped by length. A
+/// [`ProtocolError`] means the stream cannot be resynchronised: reply with
+/// it and close, as Redis does.
 pub fn parse_command(buf: &[u8]) -> Result<Option<(Args<'_>, usize)>, ProtocolError> {
     match buf.first() {
         None => Ok(None),
