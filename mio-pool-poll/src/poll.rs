@@ -98,6 +98,11 @@ struct Shared {
     /// their hand-off wait ran out). Whoever leaves the leader's role while
     /// there are some must wake one.
     untimed_waiters: usize,
+    /// Set by `requeue`: the queue holds an event that went back in line,
+    /// so the OS must be asked for what became ready meanwhile before the
+    /// queue is served, or a source that is always ready would starve the
+    /// ones the OS has not reported yet.
+    requeued: bool,
     /// Bumped by `wake`; a call returns when it differs from the count its
     /// `Events` saw last.
     wake_epoch: u64,
@@ -160,6 +165,7 @@ impl Poll {
                 })),
                 timed_waiters: 0,
                 untimed_waiters: 0,
+                requeued: false,
                 wake_epoch: 0,
                 polling: 0,
                 follower_wakeups: 0,
@@ -256,7 +262,9 @@ impl Poll {
     ///
     /// Use it for fairness: a source that still has data after many
     /// operations in a row goes behind the other ready sources (it will raise
-    /// no new edge, so it must be queued, not re-armed).
+    /// no new edge, so it must be queued, not re-armed). "The other ready
+    /// sources" includes those the OS has not reported yet: the next call
+    /// that would serve the queue first asks the OS, without blocking.
     ///
     /// This wakes no thread: the caller should call [`poll`](Poll::poll)
     /// next, and that call (or any other that comes first) returns the
@@ -348,6 +356,14 @@ impl Poll {
         let mut patient = false;
         loop {
             if !shared.queue.is_empty() {
+                if shared.requeued {
+                    if let Some(backend) = shared.backend.take() {
+                        // A look at the OS without blocking: what it reports
+                        // goes behind the requeued event, not after it.
+                        shared.requeued = false;
+                        return self.lead(shared, backend, events, Some(Instant::now()), epoch);
+                    }
+                }
                 self.take(shared, events);
                 return Ok(());
             }
@@ -465,6 +481,7 @@ impl Poll {
         let mut shared = self.shared.lock();
         shared.queue.push_back(event);
         if notify == Notify::Caller {
+            shared.requeued = true;
             return;
         }
         if shared.timed_waiters + shared.untimed_waiters > 0 {

@@ -197,3 +197,30 @@ fn bad_tokens_are_clear_errors() {
     poll.reregister(&mut server, Token(3), Interest::READABLE)
         .unwrap();
 }
+
+#[test]
+fn a_requeued_source_does_not_starve_sources_the_os_has_not_reported() {
+    let poll = Poll::new().unwrap();
+    let (mut busy, mut busy_client) = pair();
+    let (mut other, mut other_client) = pair();
+    poll.register(&mut busy, Token(1), Interest::READABLE)
+        .unwrap();
+    poll.register(&mut other, Token(2), Interest::READABLE)
+        .unwrap();
+    let mut events = Events::with_capacity(1);
+    busy_client.write_all(b"always more").unwrap();
+    poll.poll(&mut events, Some(HANG)).unwrap();
+    let busy_event = *events.iter().next().unwrap();
+    assert_eq!(busy_event.token(), Token(1));
+
+    // `other` becomes ready while `busy` keeps going back in line.
+    other_client.write_all(b"me too").unwrap();
+    for _ in 0..100 {
+        poll.requeue(busy_event);
+        poll.poll(&mut events, Some(HANG)).unwrap();
+        if events.iter().any(|e| e.token() == Token(2)) {
+            return;
+        }
+    }
+    panic!("the requeued source starved the other one");
+}

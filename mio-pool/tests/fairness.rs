@@ -1,0 +1,130 @@
+//! One client that never stops sending cannot starve another.
+
+mod util;
+
+use std::io::{self, Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+
+use util::{client, within_hang};
+
+/// Reads 1024 bytes a call, answers every `?` with `!`, ignores the rest;
+/// `Ok(false)` while it read anything, as the contract asks.
+fn sink(c: &mut mio::net::TcpStream) -> io::Result<bool> {
+    let mut buf = [0u8; 1024];
+    let n = c.read(&mut buf)?;
+    if n == 0 {
+        return Ok(true);
+    }
+    let answers = buf[..n].iter().filter(|&&b| b == b'?').count();
+    c.write_all(&vec![b'!'; answers])?;
+    Ok(false)
+}
+
+#[test]
+fn a_flooding_client_does_not_starve_another() {
+    let server = mio::net::TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = server.local_addr().unwrap();
+    // One worker: without the fairness cap it would serve the flood forever.
+    let h = mio_pool::PoolBuilder::from(server)
+        .unwrap()
+        .run_stateless(1, sink);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut flooder = client(addr);
+    let flooding = {
+        let stop = stop.clone();
+        thread::spawn(move || {
+            let chunk = vec![b'x'; 64 * 1024];
+            let mut sent = 0u64;
+            // Bounded: stops when the other client is done, or after 4 GiB.
+            while !stop.load(Ordering::Relaxed) && sent < 4 << 30 {
+                flooder.write_all(&chunk).unwrap();
+                sent += chunk.len() as u64;
+            }
+            sent
+        })
+    };
+    // Make sure the flood is on before the other client starts.
+    let mut pinger = client(addr);
+    let pinged = within_hang("round trips next to a flood", move || {
+        for _ in 0..200 {
+            pinger.write_all(b"?").unwrap();
+            let mut reply = [0u8; 1];
+            pinger.read_exact(&mut reply).unwrap();
+            assert_eq!(&reply, b"!");
+        }
+        200
+    });
+    stop.store(true, Ordering::Relaxed);
+    let flooded = flooding.join().unwrap();
+    assert_eq!(pinged, 200);
+    assert!(flooded > 0);
+    h.terminate();
+}
+
+/// A connection whose handler always has more to do (a huge internal
+/// backlog, say): it returns `Ok(false)` forever once told to start.
+struct Endless {
+    stream: mio::net::TcpStream,
+    busy: bool,
+}
+
+impl mio::event::Source for Endless {
+    fn register(&mut self, r: &mio::Registry, t: mio::Token, i: mio::Interest) -> io::Result<()> {
+        self.stream.register(r, t, i)
+    }
+    fn reregister(&mut self, r: &mio::Registry, t: mio::Token, i: mio::Interest) -> io::Result<()> {
+        self.stream.reregister(r, t, i)
+    }
+    fn deregister(&mut self, r: &mio::Registry) -> io::Result<()> {
+        self.stream.deregister(r)
+    }
+}
+
+#[test]
+fn a_connection_that_is_never_drained_does_not_starve_another() {
+    let server = mio::net::TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = server.local_addr().unwrap();
+    let h = mio_pool::PoolBuilder::from(server)
+        .unwrap()
+        .with_adapter(|stream| Endless {
+            stream,
+            busy: false,
+        })
+        .run_stateless(1, |c: &mut Endless| {
+            if c.busy {
+                return Ok(false); // never WouldBlock: only the cap stops it
+            }
+            let mut buf = [0u8; 64];
+            let n = c.stream.read(&mut buf)?;
+            match &buf[..n] {
+                b"" => Ok(true),
+                b"spin" => {
+                    c.busy = true;
+                    c.stream.write_all(b"spinning")?;
+                    Ok(false)
+                }
+                other => {
+                    c.stream.write_all(other)?;
+                    Ok(false)
+                }
+            }
+        });
+    let mut spinner = client(addr);
+    spinner.write_all(b"spin").unwrap();
+    let mut reply = [0u8; 8];
+    spinner.read_exact(&mut reply).unwrap();
+    assert_eq!(&reply, b"spinning");
+    // The only worker now has a connection that is always ready. Without
+    // the fairness cap this never completes.
+    within_hang("served next to a spinning connection", move || {
+        let mut c = client(addr);
+        for i in 0..50 {
+            let msg = format!("ping {i}");
+            assert_eq!(util::round_trip(&mut c, msg.as_bytes()), msg.as_bytes());
+        }
+    });
+    h.terminate();
+}

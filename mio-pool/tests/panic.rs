@@ -1,0 +1,108 @@
+//! A panicking handler closes its own connection; the worker and the other
+//! connections live on, and the panic is counted.
+
+mod util;
+
+use std::io::{self, Read, Write};
+
+use util::{client, round_trip, wait_stats};
+
+fn touchy(c: &mut mio::net::TcpStream, served: &mut u64) -> io::Result<bool> {
+    let mut buf = [0u8; 64];
+    let n = c.read(&mut buf)?;
+    if n == 0 {
+        return Ok(true);
+    }
+    if &buf[..n] == b"panic" {
+        panic!("the client asked for it");
+    }
+    c.write_all(&buf[..n])?;
+    *served += 1;
+    Ok(false)
+}
+
+#[test]
+fn a_handler_panic_closes_only_its_connection() {
+    let server = mio::net::TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = server.local_addr().unwrap();
+    // One worker, so the survivor is served by the very worker that saw
+    // the panic.
+    let h = mio_pool::PoolBuilder::from(server)
+        .unwrap()
+        .with_state(0u64)
+        .and_return(|n| n)
+        .run(1, touchy);
+    let mut survivor = client(addr);
+    round_trip(&mut survivor, b"before");
+
+    let mut victim = client(addr);
+    victim.write_all(b"panic").unwrap();
+    let mut buf = [0u8; 8];
+    // Closed by the pool: EOF (or a reset).
+    assert_eq!(victim.read(&mut buf).unwrap_or(0), 0);
+    wait_stats(&h, "the panic is counted", |s| {
+        s.panics == 1 && s.closed == 1
+    });
+
+    assert_eq!(round_trip(&mut survivor, b"after"), b"after");
+    let mut newcomer = client(addr);
+    assert_eq!(round_trip(&mut newcomer, b"new"), b"new");
+
+    let results = h.terminate();
+    assert_eq!(results.len(), 1);
+    assert_eq!(*results[0].as_ref().expect("the worker survived"), 3);
+}
+
+#[test]
+fn handler_errors_close_the_connection_and_are_counted() {
+    let server = mio::net::TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = server.local_addr().unwrap();
+    let h = mio_pool::PoolBuilder::from(server).unwrap().run_stateless(
+        2,
+        |c: &mut mio::net::TcpStream| {
+            let mut buf = [0u8; 64];
+            let n = c.read(&mut buf)?;
+            match &buf[..n] {
+                b"" => Ok(true),
+                b"bad" => Err(io::Error::new(io::ErrorKind::InvalidData, "bad request")),
+                b"bye" => {
+                    c.write_all(b"ciao")?;
+                    Ok(true)
+                }
+                b"eintr" => {
+                    // Interrupted: the pool calls again; the next read
+                    // finds nothing and returns WouldBlock.
+                    c.write_all(b"again")?;
+                    Err(io::ErrorKind::Interrupted.into())
+                }
+                other => {
+                    c.write_all(other)?;
+                    Ok(false)
+                }
+            }
+        },
+    );
+    let mut bad = client(addr);
+    bad.write_all(b"bad").unwrap();
+    let mut buf = [0u8; 8];
+    assert_eq!(bad.read(&mut buf).unwrap_or(0), 0, "an error closes");
+
+    let mut done = client(addr);
+    done.write_all(b"bye").unwrap();
+    let mut reply = Vec::new();
+    done.read_to_end(&mut reply).unwrap();
+    assert_eq!(reply, b"ciao", "Ok(true) closes after the reply");
+
+    let mut retry = client(addr);
+    assert_eq!(round_trip(&mut retry, b"eintr")[..], b"again"[..]);
+    assert_eq!(
+        round_trip(&mut retry, b"fine"),
+        b"fine",
+        "Interrupted keeps it open"
+    );
+
+    wait_stats(&h, "errors counted", |s| {
+        s.handler_errors == 1 && s.closed == 2
+    });
+    h.terminate();
+}
