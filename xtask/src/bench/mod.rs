@@ -405,6 +405,7 @@ impl Bench {
                 rounds: self.rounds,
                 perf: self.perf.is_some(),
                 command: command_line(),
+                revision: revision(&self.ws.root),
             },
             targets: targets::evaluate(&self.tables),
             tables: self.tables,
@@ -443,6 +444,27 @@ impl Bench {
         } else {
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The git commit of the workspace, marked when the working tree differs
+/// from it (the build measured what was on disk).
+fn revision(root: &std::path::Path) -> String {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(root)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    };
+    match git(&["rev-parse", "--short", "HEAD"]) {
+        None => "an unknown revision (not a git checkout)".into(),
+        Some(commit) => match git(&["status", "--porcelain", "--untracked-files=no"]) {
+            Some(changes) if changes.is_empty() => format!("commit {commit}"),
+            _ => format!("commit {commit} plus uncommitted changes"),
+        },
     }
 }
 

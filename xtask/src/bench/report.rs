@@ -43,6 +43,8 @@ pub struct Settings {
     pub perf: bool,
     /// The command that produced this run.
     pub command: String,
+    /// The source measured: git commit, and whether the tree had changes.
+    pub revision: String,
 }
 
 /// One scenario: every server's figures under the same load.
@@ -147,7 +149,7 @@ pub fn render_markdown(report: &Report) -> String {
             ""
         }
     );
-    let _ = writeln!(out, "- command: `{}`", s.command);
+    let _ = writeln!(out, "- command: `{}` at {}", s.command, s.revision);
     let _ = writeln!(
         out,
         "- machine: {} CPUs, {}, Linux {}",
@@ -299,6 +301,7 @@ pub(crate) mod tests {
                 rounds: 2,
                 perf: true,
                 command: "cargo xtask bench".into(),
+                revision: "abc1234".into(),
             },
             tables: vec![table, skipped],
             notes: vec!["nginx: not installed".into()],
