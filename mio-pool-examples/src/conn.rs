@@ -264,6 +264,12 @@ impl<S: Read + Write + ShutdownWrite> Conn<S> {
             if step.close {
                 self.state = State::Closing;
                 self.input.clear();
+            } else if n < READ_CHUNK {
+                // A short read drained the socket: the next bytes raise a new
+                // edge, so skip the read that would only say WouldBlock (the
+                // pool calls once more if the peer hung up meanwhile).
+                self.flush()?;
+                return Err(would_block());
             }
         }
         // A burst: flush what we have, then let other connections run.
@@ -441,8 +447,11 @@ mod tests {
     #[test]
     fn split_and_pipelined_input_is_answered_in_order() {
         let mut c = script(&[Some(b"a\nb"), Some(b"c\nd\n"), None], 1 << 20);
-        let r = c.drive(lines);
-        assert_eq!(r.unwrap_err().kind(), io::ErrorKind::WouldBlock);
+        // Each short read ends a call; the pool calls again on the next edge.
+        for _ in 0..2 {
+            let r = c.drive(lines);
+            assert_eq!(r.unwrap_err().kind(), io::ErrorKind::WouldBlock);
+        }
         assert_eq!(c.get_ref().written, b"a!\nbc!\nd!\n");
         assert!(c.pending_input().is_empty());
     }
@@ -485,6 +494,11 @@ mod tests {
     #[test]
     fn end_of_stream_answers_what_came_then_closes() {
         let mut c = script(&[Some(b"x\npartial")], 1 << 20);
+        assert_eq!(
+            c.drive(lines).unwrap_err().kind(),
+            io::ErrorKind::WouldBlock
+        );
+        // The pool calls again (new edge, or the hang-up recheck): EOF.
         assert!(c.drive(lines).unwrap());
         assert_eq!(c.get_ref().written, b"x!\n");
     }
@@ -553,10 +567,28 @@ mod tests {
 
     #[test]
     fn a_busy_peer_makes_drive_yield() {
-        let reads: Vec<Option<&[u8]>> = vec![Some(b"a\n"); MAX_READS_PER_CALL + 1];
+        // Full reads: the socket may hold more, so drive keeps reading
+        // until its per-call limit.
+        let mut line = vec![b'a'; READ_CHUNK - 1];
+        line.push(b'\n');
+        let reads: Vec<Option<&[u8]>> = vec![Some(&line[..]); MAX_READS_PER_CALL + 1];
         let mut c = script(&reads, 1 << 20);
         assert!(!c.drive(lines).unwrap());
-        assert_eq!(c.get_ref().written.len(), 3 * MAX_READS_PER_CALL);
+        assert_eq!(
+            c.get_ref().written.len(),
+            (READ_CHUNK + 1) * MAX_READS_PER_CALL
+        );
+    }
+
+    #[test]
+    fn a_short_read_ends_the_call_without_another_read() {
+        let mut c = script(&[Some(b"x\n"), Some(b"y\n")], 1 << 20);
+        assert_eq!(
+            c.drive(lines).unwrap_err().kind(),
+            io::ErrorKind::WouldBlock
+        );
+        assert_eq!(c.get_ref().written, b"x!\n");
+        assert_eq!(c.get_ref().reads.len(), 1, "read again after a short read");
     }
 
     #[test]

@@ -160,7 +160,12 @@ impl<L: Listener, C, S, R> PoolBuilder<L, C, S, R> {
     /// Connections are registered readable *and* writable, and readiness is
     /// edge-triggered: a handler must keep going (return `Ok(false)`) until
     /// an operation returns `WouldBlock`, or data already received may sit
-    /// unread. After 32 calls in a row for one connection, it goes back
+    /// unread. One shortcut is allowed: after a read that returned fewer
+    /// bytes than the buffer held, a handler of a stream socket may return
+    /// `Err(WouldBlock)` itself, skipping the read that would say so (the
+    /// next bytes to arrive raise a new edge). That saves a system call per
+    /// event; the pool calls once more if the event also reported a hang-up,
+    /// so an end of stream that came with the data is not missed. After 32 calls in a row for one connection, it goes back
     /// behind the other ready connections, so one busy client cannot starve
     /// the rest.
     ///

@@ -259,6 +259,11 @@ where
         // uncontended but for a moment right after a re-arm below.
         let mut conn = conn.lock();
         let mut current = event;
+        // A handler may stop at a short read and report WouldBlock without
+        // reading again (see `run`). If the event also said the peer hung up,
+        // that hang-up came with the data and raises no new edge, so such a
+        // WouldBlock earns one more call, which reads the end of stream.
+        let mut recheck = hung_up(&current);
         for _ in 0..FAIRNESS_LIMIT {
             let outcome =
                 panic::catch_unwind(AssertUnwindSafe(|| (self.on_ready)(&mut conn, state)));
@@ -266,10 +271,16 @@ where
                 Ok(Ok(false)) => {}
                 Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
                 Ok(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if std::mem::take(&mut recheck) {
+                        continue;
+                    }
                     match self.poll.rearm(&mut *conn, token, CONN_INTEREST) {
                         Ok(None) => return,
                         // Data came while the handler ran: keep going here.
-                        Ok(Some(again)) => current = again,
+                        Ok(Some(again)) => {
+                            current = again;
+                            recheck = hung_up(&current);
+                        }
                         Err(e) => {
                             log::warn!("mio-pool: cannot re-arm a connection: {e}; closing it");
                             return self.close(token, &mut conn);
@@ -358,6 +369,12 @@ where
             log::error!("mio-pool: cannot wake the workers: {e}");
         }
     }
+}
+
+/// The event reports that the peer hung up or the socket failed: whatever
+/// the handler reads next will say so, but no new edge will.
+fn hung_up(event: &Event) -> bool {
+    event.is_read_closed() || event.is_write_closed() || event.is_error()
 }
 
 /// Accept errors that concern one connection, not the listener: skip them.
