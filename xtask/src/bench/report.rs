@@ -157,7 +157,7 @@ pub fn render_markdown(report: &Report) -> String {
     );
     let _ = writeln!(
         out,
-        "- load average (1 min): {:.2} before, {:.2} after{}",
+        "- load average (1 min): {:.2} before, {:.2} after (the benchmark's own threads included){}",
         m.load_before,
         m.load_after,
         if m.busy.is_empty() {

@@ -114,8 +114,9 @@ pub struct Measured {
 ///
 /// For [`Load::Idle`], the active connections first run one window alone
 /// (same server process, moments before), then the idle connections are
-/// opened (RSS read before and after) and the measured window runs; the
-/// slowdown compares the two.
+/// opened (RSS read before and after) and the measured window runs, then
+/// the idle connections are closed and the active ones run alone again;
+/// the slowdown compares the middle window with the mean of the other two.
 pub fn measure(
     server: &mut RunningServer,
     load: Load,
@@ -169,15 +170,27 @@ pub fn measure(
             None
         }
     };
-    drop(idle_set);
     if !server.is_running() {
         return Err("the server exited during the measurement".into());
     }
     figures_from(&mut out, &w.tally, w.seconds, w.cpu, w.rss, counts)?;
-    if let Some(alone) = alone.filter(|&a| a > 0.0) {
+    if let (Some(before), Some(set), Load::Idle { active, size, .. }) = (alone, idle_set, load) {
+        // Close the idle connections and measure alone once more: the
+        // baseline is the mean of the windows before and after, which
+        // cancels a drift or a warm-up effect that favours either order.
+        drop(set);
+        let last = window(
+            pingpong::start(addr, active, size, threads)?,
+            timing,
+            &pids,
+            None,
+        );
+        let after = last.tally.ops as f64 / last.seconds;
         let with = w.tally.ops as f64 / w.seconds;
-        out.figures
-            .insert(Metric::IdleSlowdownPct, (1.0 - with / alone) * 100.0);
+        if let Some(slower) = stats::ratio(with, (before + after) / 2.0) {
+            out.figures
+                .insert(Metric::IdleSlowdownPct, (1.0 - slower) * 100.0);
+        }
     }
     Ok(out)
 }

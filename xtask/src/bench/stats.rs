@@ -29,7 +29,8 @@ pub enum Metric {
     /// Resident memory per idle connection, KiB.
     IdleKibPerConn,
     /// Throughput lost to the idle connections, percent, against the same
-    /// active connections measured alone just before in the same server process.
+    /// active connections measured alone just before and just after, in the
+    /// same server process.
     IdleSlowdownPct,
 }
 
