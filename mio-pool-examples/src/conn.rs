@@ -148,7 +148,12 @@ impl Step {
 /// `PoolBuilder::with_adapter(Conn::new)`).
 pub struct Conn<S> {
     stream: S,
+    /// Read buffer. Only `input[..filled]` holds data; the rest is room
+    /// that was zeroed once when the buffer grew, so a read does not pay
+    /// for clearing 16 KiB again (it showed in the benchmark's CPU per
+    /// round trip).
     input: Vec<u8>,
+    filled: usize,
     output: Vec<u8>,
     /// Bytes at the front of `output` that were already sent.
     sent: usize,
@@ -161,6 +166,7 @@ impl<S> Conn<S> {
         Conn {
             stream,
             input: Vec::new(),
+            filled: 0,
             output: Vec::new(),
             sent: 0,
             state: State::Open,
@@ -180,7 +186,7 @@ impl<S> Conn<S> {
 
     /// Bytes received but not yet consumed by the protocol.
     pub fn pending_input(&self) -> &[u8] {
-        &self.input
+        &self.input[..self.filled]
     }
 
     /// Bytes queued but not yet sent.
@@ -237,7 +243,7 @@ impl<S: Read + Write + ShutdownWrite> Conn<S> {
                     continue;
                 }
                 State::Lingering { discarded } => {
-                    self.input.clear();
+                    self.filled = 0;
                     let n = self.fill()?;
                     let discarded = discarded + n;
                     if n == 0 || discarded > MAX_LINGER {
@@ -258,12 +264,12 @@ impl<S: Read + Write + ShutdownWrite> Conn<S> {
                 self.state = State::PeerDone;
                 continue;
             }
-            let step = protocol(&self.input, &mut self.output);
-            debug_assert!(step.consumed <= self.input.len());
-            self.input.drain(..step.consumed.min(self.input.len()));
+            let step = protocol(&self.input[..self.filled], &mut self.output);
+            debug_assert!(step.consumed <= self.filled);
+            self.consume(step.consumed.min(self.filled));
             if step.close {
                 self.state = State::Closing;
-                self.input.clear();
+                self.filled = 0;
             } else if n < READ_CHUNK {
                 // A short read drained the socket: the next bytes raise a new
                 // edge, so skip the read that would only say WouldBlock (the
@@ -280,17 +286,28 @@ impl<S: Read + Write + ShutdownWrite> Conn<S> {
     /// Reads once into the input buffer. Returns the number of bytes read,
     /// 0 at end of stream, or `Err(WouldBlock)` when the socket is drained.
     fn fill(&mut self) -> io::Result<usize> {
-        let len = self.input.len();
-        self.input.resize(len + READ_CHUNK, 0);
+        let len = self.filled;
+        if self.input.len() < len + READ_CHUNK {
+            self.input.resize(len + READ_CHUNK, 0);
+        }
         let result = loop {
-            match self.stream.read(&mut self.input[len..]) {
+            match self.stream.read(&mut self.input[len..len + READ_CHUNK]) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 other => break other,
             }
         };
-        let n = *result.as_ref().unwrap_or(&0);
-        self.input.truncate(len + n);
+        self.filled += *result.as_ref().unwrap_or(&0);
         result
+    }
+
+    /// Drops the first `used` bytes of the input.
+    fn consume(&mut self, used: usize) {
+        self.input.copy_within(used..self.filled, 0);
+        self.filled -= used;
+        if self.filled == 0 && self.input.len() > 4 * READ_CHUNK {
+            // A large request passed; do not keep its buffer forever.
+            self.input = Vec::new();
+        }
     }
 
     /// Writes queued output until all of it is sent (`Ok(true)`) or the
@@ -336,7 +353,7 @@ fn is_peer_gone(e: &io::Error) -> bool {
 impl<S> fmt::Debug for Conn<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Conn")
-            .field("pending_input", &self.input.len())
+            .field("pending_input", &self.filled)
             .field("pending_output", &(self.output.len() - self.sent))
             .field("state", &self.state)
             .finish_non_exhaustive()
