@@ -22,8 +22,8 @@ pub(crate) const CONN_INTEREST: Interest = Interest::READABLE.add(Interest::WRIT
 /// the other ready connections.
 pub(crate) const FAIRNESS_LIMIT: u32 = 32;
 
-/// Events one worker takes per `poll` call; more than that in one OS batch
-/// wakes another worker.
+/// Events one worker takes per `poll` call by default; more than that in
+/// one OS batch wakes another worker. See `PoolBuilder::set_events_per_poll`.
 pub(crate) const EVENTS_PER_POLL: usize = 32;
 
 /// How long accepting pauses when the process runs out of file descriptors
@@ -60,6 +60,7 @@ pub(crate) struct Pool<L: Listener, C, E> {
     adapter: Adapter<L::Connection, C>,
     on_ready: E,
     phase: AtomicU8,
+    events_per_poll: usize,
     pub(crate) counters: Arc<Counters>,
     /// Start of the pool, the origin of `accept_paused_until`.
     epoch: Instant,
@@ -83,6 +84,7 @@ where
         adapter: Adapter<L::Connection, C>,
         on_ready: E,
         counters: Arc<Counters>,
+        events_per_poll: usize,
     ) -> Pool<L, C, E> {
         Pool {
             poll,
@@ -91,6 +93,7 @@ where
             adapter,
             on_ready,
             phase: AtomicU8::new(RUNNING),
+            events_per_poll,
             counters,
             epoch: Instant::now(),
             accept_paused_until: AtomicU64::new(0),
@@ -108,7 +111,7 @@ where
     where
         E: Fn(&mut C, &mut S) -> io::Result<bool>,
     {
-        let mut events = Events::with_capacity(EVENTS_PER_POLL);
+        let mut events = Events::with_capacity(self.events_per_poll);
         while !self.terminating() {
             if let Err(e) = self.poll.poll(&mut events, self.accept_resumes_in()) {
                 // Not expected from epoll/kqueue; back off rather than spin.
