@@ -3,10 +3,8 @@
 
 mod util;
 
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 
-use mio::event::Source;
-use mio::{Interest, Registry, Token};
 use util::{client, round_trip};
 
 /// A connection with a per-connection counter: a session object.
@@ -16,17 +14,7 @@ struct Session {
     requests: u64,
 }
 
-impl Source for Session {
-    fn register(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
-        self.stream.register(r, t, i)
-    }
-    fn reregister(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
-        self.stream.reregister(r, t, i)
-    }
-    fn deregister(&mut self, r: &Registry) -> io::Result<()> {
-        self.stream.deregister(r)
-    }
-}
+delegate_source!(Session, stream);
 
 #[test]
 fn the_handler_sees_the_adapted_type() {

@@ -71,17 +71,7 @@ struct Endless {
     busy: bool,
 }
 
-impl mio::event::Source for Endless {
-    fn register(&mut self, r: &mio::Registry, t: mio::Token, i: mio::Interest) -> io::Result<()> {
-        self.stream.register(r, t, i)
-    }
-    fn reregister(&mut self, r: &mio::Registry, t: mio::Token, i: mio::Interest) -> io::Result<()> {
-        self.stream.reregister(r, t, i)
-    }
-    fn deregister(&mut self, r: &mio::Registry) -> io::Result<()> {
-        self.stream.deregister(r)
-    }
-}
+delegate_source!(Endless, stream);
 
 #[test]
 fn a_connection_that_is_never_drained_does_not_starve_another() {

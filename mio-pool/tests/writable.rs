@@ -6,8 +6,6 @@ mod util;
 
 use std::io::{self, Read, Write};
 
-use mio::event::Source;
-use mio::{Interest, Registry, Token};
 use util::{client, within_hang};
 
 const REPLY: usize = 8 << 20;
@@ -19,17 +17,7 @@ struct Pending {
     sent: usize,
 }
 
-impl Source for Pending {
-    fn register(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
-        self.stream.register(r, t, i)
-    }
-    fn reregister(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
-        self.stream.reregister(r, t, i)
-    }
-    fn deregister(&mut self, r: &Registry) -> io::Result<()> {
-        self.stream.deregister(r)
-    }
-}
+delegate_source!(Pending, stream);
 
 fn big_reply(c: &mut Pending) -> io::Result<bool> {
     let mut buf = [0u8; 64];

@@ -85,3 +85,33 @@ pub fn within_hang<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send +
 pub fn total(results: Vec<thread::Result<Vec<u8>>>) -> usize {
     results.into_iter().map(|r| r.unwrap().len()).sum()
 }
+
+/// Implements `mio::event::Source` for a wrapper type by delegating to one
+/// of its fields: all a connection type needs to be used with
+/// `with_adapter`.
+#[macro_export]
+macro_rules! delegate_source {
+    ($ty:ty, $field:ident) => {
+        impl mio::event::Source for $ty {
+            fn register(
+                &mut self,
+                r: &mio::Registry,
+                t: mio::Token,
+                i: mio::Interest,
+            ) -> std::io::Result<()> {
+                self.$field.register(r, t, i)
+            }
+            fn reregister(
+                &mut self,
+                r: &mio::Registry,
+                t: mio::Token,
+                i: mio::Interest,
+            ) -> std::io::Result<()> {
+                self.$field.reregister(r, t, i)
+            }
+            fn deregister(&mut self, r: &mio::Registry) -> std::io::Result<()> {
+                self.$field.deregister(r)
+            }
+        }
+    };
+}
