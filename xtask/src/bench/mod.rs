@@ -280,7 +280,8 @@ impl Bench {
     }
 
     /// Announces the next measurement.
-    fn step(&self, what: &str) {
+    fn step(&mut self, what: &str) {
+        self.machine.sample();
         if self.progress.is_hidden() {
             eprintln!(
                 "[{:>3}/{}] {what}",
@@ -377,7 +378,6 @@ impl Bench {
     /// measurement that should have run did.
     fn finish(mut self) -> ExitCode {
         self.progress.finish_and_clear();
-        self.machine.finish();
         if !self.machine.busy.is_empty() {
             self.notes.push(format!(
                 "other heavy processes ran during the benchmark ({}): figures are noisier than usual",

@@ -157,13 +157,12 @@ pub fn render_markdown(report: &Report) -> String {
     );
     let _ = writeln!(
         out,
-        "- load average (1 min): {:.2} before, {:.2} after (the benchmark's own threads included){}",
+        "- load average (1 min) before the run: {:.2}; {}",
         m.load_before,
-        m.load_after,
         if m.busy.is_empty() {
-            String::new()
+            "no compiler or linker seen running before any measurement".to_owned()
         } else {
-            format!("; also running: {}", m.busy.join(", "))
+            format!("also running during the run: {}", m.busy.join(", "))
         }
     );
     let _ = writeln!(
@@ -289,7 +288,6 @@ pub(crate) mod tests {
                 cpu_model: "Test CPU".into(),
                 kernel: "6.1.0".into(),
                 load_before: 0.5,
-                load_after: 1.5,
                 busy: vec![],
             },
             settings: Settings {
