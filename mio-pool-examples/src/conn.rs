@@ -57,6 +57,15 @@ use mio::{Interest, Registry, Token};
 /// How many bytes one `read` call asks for.
 pub const READ_CHUNK: usize = 16 * 1024;
 
+thread_local! {
+    /// Each worker thread reads into one buffer of its own and copies only
+    /// the bytes it got into the connection: an idle connection holds no
+    /// read buffer, and no read pays for zeroing 16 KiB (both showed in
+    /// `cargo xtask bench`: memory per idle connection, CPU per round trip).
+    static SCRATCH: std::cell::RefCell<Box<[u8]>> =
+        std::cell::RefCell::new(vec![0; READ_CHUNK].into_boxed_slice());
+}
+
 /// Queued output above which the connection stops reading new requests until
 /// the peer has taken some of its replies.
 pub const MAX_OUTPUT_BACKLOG: usize = 1024 * 1024;
@@ -148,12 +157,10 @@ impl Step {
 /// `PoolBuilder::with_adapter(Conn::new)`).
 pub struct Conn<S> {
     stream: S,
-    /// Read buffer. Only `input[..filled]` holds data; the rest is room
-    /// that was zeroed once when the buffer grew, so a read does not pay
-    /// for clearing 16 KiB again (it showed in the benchmark's CPU per
-    /// round trip).
+    /// Input received and not yet consumed. Reads go through a per-thread
+    /// scratch buffer (see [`Conn::fill`]), so this holds only what is
+    /// pending: nothing, for an idle connection.
     input: Vec<u8>,
-    filled: usize,
     output: Vec<u8>,
     /// Bytes at the front of `output` that were already sent.
     sent: usize,
@@ -166,7 +173,6 @@ impl<S> Conn<S> {
         Conn {
             stream,
             input: Vec::new(),
-            filled: 0,
             output: Vec::new(),
             sent: 0,
             state: State::Open,
@@ -186,7 +192,7 @@ impl<S> Conn<S> {
 
     /// Bytes received but not yet consumed by the protocol.
     pub fn pending_input(&self) -> &[u8] {
-        &self.input[..self.filled]
+        &self.input
     }
 
     /// Bytes queued but not yet sent.
@@ -243,7 +249,7 @@ impl<S: Read + Write + ShutdownWrite> Conn<S> {
                     continue;
                 }
                 State::Lingering { discarded } => {
-                    self.filled = 0;
+                    self.input.clear();
                     let n = self.fill()?;
                     let discarded = discarded + n;
                     if n == 0 || discarded > MAX_LINGER {
@@ -264,12 +270,12 @@ impl<S: Read + Write + ShutdownWrite> Conn<S> {
                 self.state = State::PeerDone;
                 continue;
             }
-            let step = protocol(&self.input[..self.filled], &mut self.output);
-            debug_assert!(step.consumed <= self.filled);
-            self.consume(step.consumed.min(self.filled));
+            let step = protocol(&self.input, &mut self.output);
+            debug_assert!(step.consumed <= self.input.len());
+            self.consume(step.consumed.min(self.input.len()));
             if step.close {
                 self.state = State::Closing;
-                self.filled = 0;
+                self.input.clear();
             } else if n < READ_CHUNK {
                 // A short read drained the socket: the next bytes raise a new
                 // edge, so skip the read that would only say WouldBlock (the
@@ -286,26 +292,26 @@ impl<S: Read + Write + ShutdownWrite> Conn<S> {
     /// Reads once into the input buffer. Returns the number of bytes read,
     /// 0 at end of stream, or `Err(WouldBlock)` when the socket is drained.
     fn fill(&mut self) -> io::Result<usize> {
-        let len = self.filled;
-        if self.input.len() < len + READ_CHUNK {
-            self.input.resize(len + READ_CHUNK, 0);
-        }
-        let result = loop {
-            match self.stream.read(&mut self.input[len..len + READ_CHUNK]) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                other => break other,
+        SCRATCH.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            let result = loop {
+                match self.stream.read(&mut scratch[..]) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    other => break other,
+                }
+            };
+            if let Ok(n) = result {
+                self.input.extend_from_slice(&scratch[..n]);
             }
-        };
-        self.filled += *result.as_ref().unwrap_or(&0);
-        result
+            result
+        })
     }
 
     /// Drops the first `used` bytes of the input.
     fn consume(&mut self, used: usize) {
-        self.input.copy_within(used..self.filled, 0);
-        self.filled -= used;
-        if self.filled == 0 && self.input.len() > 4 * READ_CHUNK {
-            // A large request passed; do not keep its buffer forever.
+        self.input.drain(..used);
+        if self.input.is_empty() && self.input.capacity() > READ_CHUNK {
+            // A large request passed; do not keep its buffer.
             self.input = Vec::new();
         }
     }
@@ -330,7 +336,12 @@ impl<S: Read + Write + ShutdownWrite> Conn<S> {
                 Err(e) => return Err(e),
             }
         }
-        self.output.clear();
+        if self.output.capacity() > 4 * READ_CHUNK {
+            // A large reply went out; do not keep its buffer.
+            self.output = Vec::new();
+        } else {
+            self.output.clear();
+        }
         self.sent = 0;
         Ok(true)
     }
@@ -353,7 +364,7 @@ fn is_peer_gone(e: &io::Error) -> bool {
 impl<S> fmt::Debug for Conn<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Conn")
-            .field("pending_input", &self.filled)
+            .field("pending_input", &self.input.len())
             .field("pending_output", &(self.output.len() - self.sent))
             .field("state", &self.state)
             .finish_non_exhaustive()

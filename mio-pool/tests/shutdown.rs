@@ -16,6 +16,8 @@ fn wait_refused(addr: std::net::SocketAddr) {
     loop {
         match TcpStream::connect(addr) {
             Err(e) if e.kind() == ErrorKind::ConnectionRefused => return,
+            // The listener closed while this handshake was under way.
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => {}
             Err(e) => panic!("unexpected connect error {e}"),
             Ok(_) => {
                 assert!(start.elapsed() < HANG, "the listener was never closed");
