@@ -3,7 +3,7 @@
 //!
 //! - `cargo xtask ci`: what CI runs (format, lints, tests).
 //! - `cargo xtask bench [--quick]`: mio-pool against tokio, a thread per
-//!   connection and a bare mio loop, side by side (see [`bench`]).
+//!   connection and a bare mio loop, side by side (see [`mod@bench`]).
 //! - `cargo xtask peer {tokio|threads|bare-mio}`: the peer echo servers that
 //!   the benchmark runs (see [`peer`]).
 

@@ -1,7 +1,7 @@
 //! External anchors: the `http` and `kv` examples next to the servers
 //! people run in production for the same job, driven by those servers' own
-//! load tools: `wrk` against nginx ([`http`]), `redis-benchmark` against
-//! redis-server ([`redis`]). Whatever is not installed is skipped with a
+//! load tools: `wrk` against nginx ([`mod@http`]), `redis-benchmark` against
+//! redis-server ([`mod@redis`]). Whatever is not installed is skipped with a
 //! printed reason.
 //!
 //! The tool measures throughput and latency; we read the server's CPU time,
