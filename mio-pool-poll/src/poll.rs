@@ -247,14 +247,20 @@ impl Poll {
         S: Source + ?Sized,
     {
         check_token(token)?;
-        let current = self.table.interest(token).ok_or_else(not_registered)?;
-        if current != interests {
-            self.registry_calls.fetch_add(1, Ordering::Relaxed);
-            self.registry.reregister(source, token, interests)?;
+        match self.table.rearm_same(token, interests) {
+            Ok(ready) => Ok(ready),
+            Err(None) => Err(not_registered()),
+            Err(Some(_old)) => {
+                // The owner holds the token (it is disarmed, or armed and
+                // only being given a new interest), so nothing else changes
+                // its interest between these two steps.
+                self.registry_calls.fetch_add(1, Ordering::Relaxed);
+                self.registry.reregister(source, token, interests)?;
+                self.table
+                    .rearm(token, interests)
+                    .map_err(|()| not_registered())
+            }
         }
-        self.table
-            .rearm(token, interests)
-            .map_err(|()| not_registered())
     }
 
     /// Puts `event` at the back of the ready queue; the token stays

@@ -180,9 +180,23 @@ impl TokenTable {
         self.shard(token).lock().remove(&token.0).is_some()
     }
 
-    /// The interest `token` is registered with, if it is tracked.
-    pub(crate) fn interest(&self, token: Token) -> Option<Interest> {
-        self.shard(token).lock().get(&token.0).map(|s| s.interest)
+    /// Re-arms `token` if it is registered with `interest` already: the
+    /// common case, done under one lock. `Err(Some(old))` if the interest
+    /// differs (the caller must tell the OS first, then [`rearm`]);
+    /// `Err(None)` if the token is not tracked.
+    ///
+    /// [`rearm`]: TokenTable::rearm
+    pub(crate) fn rearm_same(
+        &self,
+        token: Token,
+        interest: Interest,
+    ) -> Result<Option<Event>, Option<Interest>> {
+        let mut shard = self.shard(token).lock();
+        let state = shard.get_mut(&token.0).ok_or(None)?;
+        if state.interest != interest {
+            return Err(Some(state.interest));
+        }
+        Ok(state.rearm(interest).map(|r| Event::new(token, r)))
     }
 
     /// The OS reported readiness for `token`: returns the event to deliver,
@@ -268,6 +282,21 @@ mod tests {
         assert!(t.remove(Token(3)));
         assert!(!t.remove(Token(3)));
         assert_eq!(t.on_event(Token(3), Ready::READABLE), None);
+    }
+
+    #[test]
+    fn rearm_same_only_rearms_an_unchanged_interest() {
+        let t = TokenTable::new();
+        assert_eq!(t.rearm_same(Token(2), RW), Err(None));
+        t.insert(Token(2), Interest::READABLE);
+        t.on_event(Token(2), Ready::READABLE);
+        assert_eq!(t.rearm_same(Token(2), RW), Err(Some(Interest::READABLE)));
+        assert!(
+            !t.get(Token(2)).unwrap().armed,
+            "a mismatch changes nothing"
+        );
+        assert_eq!(t.rearm_same(Token(2), Interest::READABLE), Ok(None));
+        assert!(t.get(Token(2)).unwrap().armed);
     }
 
     #[test]
