@@ -103,6 +103,22 @@ pub struct Session {
 }
 
 impl Session {
+    /// Attaches to `pids` if `perf` is available; a failure to attach is
+    /// pushed to `warnings` and the measurement goes on without counts.
+    pub fn attach_or_warn(
+        perf: Option<&Perf>,
+        pids: &[u32],
+        warnings: &mut Vec<String>,
+    ) -> Option<Session> {
+        match perf.map(|p| Session::attach(p, pids)).transpose() {
+            Ok(s) => s,
+            Err(e) => {
+                warnings.push(format!("perf: {e}"));
+                None
+            }
+        }
+    }
+
     /// Attaches perf to `pids` with its events disabled.
     pub fn attach(perf: &Perf, pids: &[u32]) -> io::Result<Session> {
         let dir =

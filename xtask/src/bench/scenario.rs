@@ -128,13 +128,7 @@ pub fn measure(
     // perf attaches before any connection exists: threads that the server
     // creates later inherit its counters, whereas attaching to thousands
     // of existing threads would cost a descriptor and a wait per thread.
-    let mut session = match perf.map(|p| perf::Session::attach(p, &pids)).transpose() {
-        Ok(s) => s,
-        Err(e) => {
-            out.warnings.push(format!("perf: {e}"));
-            None
-        }
-    };
+    let mut session = perf::Session::attach_or_warn(perf, &pids, &mut out.warnings);
     let addr = server.addr;
     let threads = timing.client_threads;
     let mut idle_set = None;

@@ -53,13 +53,7 @@ pub fn measure_tool(
 ) -> Result<Measured, String> {
     let pids = server.pids();
     let mut out = Measured::default();
-    let mut session = match perf.map(|p| perf::Session::attach(p, &pids)).transpose() {
-        Ok(s) => s,
-        Err(e) => {
-            out.warnings.push(format!("perf: {e}"));
-            None
-        }
-    };
+    let mut session = perf::Session::attach_or_warn(perf, &pids, &mut out.warnings);
     if let Some(s) = session.as_mut() {
         if let Err(e) = s.enable() {
             out.warnings.push(format!("perf: {e}"));
