@@ -325,8 +325,9 @@ impl Poll {
     /// them in `events` (which is cleared first).
     ///
     /// Returns when it has events, when `timeout` has passed (`None`: no
-    /// limit), or when [`wake`](Poll::wake) was called during the call, in
-    /// the last two cases possibly with no events. Each returned event's token
+    /// limit), or when [`wake`](Poll::wake) was called during the call or
+    /// since the last call with the same `events` buffer, in the last two
+    /// cases possibly with no events. Each returned event's token
     /// is disarmed until it is re-armed.
     ///
     /// Many threads may call this at once; see "Hand-off" in the crate docs
