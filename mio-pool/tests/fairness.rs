@@ -4,7 +4,7 @@ mod util;
 
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 use std::thread;
 
 use util::{client, within_hang};
@@ -33,6 +33,7 @@ fn a_flooding_client_does_not_starve_another() {
 
     let stop = Arc::new(AtomicBool::new(false));
     let mut flooder = client(addr);
+    let (flood_on, flood_is_on) = mpsc::channel();
     let flooding = {
         let stop = stop.clone();
         thread::spawn(move || {
@@ -41,12 +42,17 @@ fn a_flooding_client_does_not_starve_another() {
             // Bounded: stops when the other client is done, or after 4 GiB.
             while !stop.load(Ordering::Relaxed) && sent < 4 << 30 {
                 flooder.write_all(&chunk).unwrap();
+                if sent == 0 {
+                    flood_on.send(()).unwrap();
+                }
                 sent += chunk.len() as u64;
             }
             sent
         })
     };
-    // Make sure the flood is on before the other client starts.
+    // Handshake: the flood is on (its first 64 KiB are written) before the
+    // other client starts.
+    flood_is_on.recv().unwrap();
     let mut pinger = client(addr);
     let pinged = within_hang("round trips next to a flood", move || {
         for _ in 0..200 {
@@ -60,7 +66,7 @@ fn a_flooding_client_does_not_starve_another() {
     stop.store(true, Ordering::Relaxed);
     let flooded = flooding.join().unwrap();
     assert_eq!(pinged, 200);
-    assert!(flooded > 0);
+    assert!(flooded >= 64 * 1024);
     h.terminate();
 }
 
