@@ -173,7 +173,8 @@ where
                 }
                 Err(e) if is_transient(&e) => Counters::bump(&self.counters.accept_errors),
                 Err(e) => {
-                    Counters::bump(&self.counters.accept_errors);
+                    // Logged before counted, so whoever sees the counter
+                    // move also sees the warning.
                     if is_out_of_fds(&e) {
                         if !self.out_of_fds.swap(true, Ordering::Relaxed) {
                             log::warn!(
@@ -185,6 +186,7 @@ where
                     } else {
                         log::warn!("mio-pool: accept failed: {e}; pausing for {ACCEPT_PAUSE:?}");
                     }
+                    Counters::bump(&self.counters.accept_errors);
                     // The listener stays disarmed: the connections in the
                     // backlog raise no new edge, so resuming accepts
                     // directly instead of re-arming.
