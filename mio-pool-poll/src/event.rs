@@ -26,6 +26,7 @@ impl Ready {
     pub(crate) const PRIORITY: Ready = Ready(1 << 5);
 
     /// Copies the readiness of an event that mio returned.
+    #[cfg_attr(loom, allow(dead_code))]
     pub(crate) fn from_mio(event: &mio::event::Event) -> Ready {
         let mut ready = Ready::EMPTY;
         let bits = [

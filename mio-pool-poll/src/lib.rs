@@ -115,6 +115,22 @@
 //! spurious event; callers that reuse tokens tag them with a generation
 //! (`mio-pool` does) so that the old source's events never match.
 //!
+//! # How the design is checked
+//!
+//! Both state machines, the token table and the hand-off, are modelled with
+//! [loom](https://docs.rs/loom), which runs the real code in every
+//! interleaving of a few threads (bounded preemptions): the hand-off over a
+//! model OS poller that loom schedules too, with every timer firing at once
+//! so that the timer-only paths (a follower taking over, a follower turning
+//! patient) are explored. The models check that each event is returned
+//! exactly once, that readiness kept while a token was disarmed reaches a
+//! thread already asleep, that a batch's surplus and the leader's role pass
+//! on, and that `wake` returns every poller; a wake-up that no thread sends
+//! shows up as a deadlock. What they cannot see is time: that a follower on
+//! the timer gets a batch's surplus at once rather than within [`HANDOFF`]
+//! is measured, not modelled. Run them with
+//! `RUSTFLAGS="--cfg loom" cargo test -p mio-pool-poll --lib --release loom`.
+//!
 //! # Differences from `mio::Poll`
 //!
 //! * `poll`, `register`, `reregister`, `deregister` and `wake` take `&self`;
@@ -135,6 +151,7 @@
 mod event;
 mod poll;
 mod sync;
+mod sys;
 mod token_table;
 
 pub use event::{Event, Events, Iter};

@@ -6,12 +6,12 @@ use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::event::{Event, Events};
+use crate::sync::{unlocked, Condvar, Mutex, MutexGuard};
+use crate::sys;
+use crate::token_table::TokenTable;
 use mio::event::Source;
 use mio::{Interest, Token};
-use parking_lot::{Condvar, Mutex, MutexGuard};
-
-use crate::event::{Event, Events, Ready};
-use crate::token_table::TokenTable;
 
 /// The token of the internal waker; users may not register it.
 const WAKE_TOKEN: Token = Token(usize::MAX);
@@ -69,8 +69,8 @@ pub const HANDOFF: Duration = Duration::from_millis(1);
 /// [`rearm`]: Poll::rearm
 /// [`wake`]: Poll::wake
 pub struct Poll {
-    registry: mio::Registry,
-    waker: mio::Waker,
+    registry: sys::Registry,
+    waker: sys::Waker,
     table: TokenTable,
     shared: Mutex<Shared>,
     followers: Condvar,
@@ -79,8 +79,8 @@ pub struct Poll {
 
 /// What the leader owns while it polls, and gives back when it is done.
 struct Backend {
-    poll: mio::Poll,
-    events: mio::Events,
+    poll: sys::Poll,
+    events: sys::Events,
     /// Deliverable events of the last OS batch, before they are queued.
     fresh: Vec<Event>,
 }
@@ -149,9 +149,9 @@ impl Poll {
     /// The OS refused to create the poller or its waker (for example, the
     /// process is out of file descriptors).
     pub fn new() -> io::Result<Poll> {
-        let poll = mio::Poll::new()?;
+        let poll = sys::Poll::new()?;
         let registry = poll.registry().try_clone()?;
-        let waker = mio::Waker::new(&registry, WAKE_TOKEN)?;
+        let waker = sys::Waker::new(&registry, WAKE_TOKEN)?;
         Ok(Poll {
             registry,
             waker,
@@ -160,7 +160,7 @@ impl Poll {
                 queue: VecDeque::new(),
                 backend: Some(Box::new(Backend {
                     poll,
-                    events: mio::Events::with_capacity(OS_BATCH),
+                    events: sys::Events::with_capacity(OS_BATCH),
                     fresh: Vec::with_capacity(OS_BATCH),
                 })),
                 timed_waiters: 0,
@@ -427,16 +427,17 @@ impl Poll {
     ) -> io::Result<()> {
         loop {
             let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            let result = MutexGuard::unlocked(shared, || {
+            let result = unlocked(shared, || {
                 let result = backend.poll.poll(&mut backend.events, timeout);
                 let Backend {
                     events: os, fresh, ..
                 } = &mut *backend;
                 for event in os.iter() {
-                    if event.token() == WAKE_TOKEN {
+                    let (token, ready) = sys::token_ready(event);
+                    if token == WAKE_TOKEN {
                         continue;
                     }
-                    if let Some(e) = self.table.on_event(event.token(), Ready::from_mio(event)) {
+                    if let Some(e) = self.table.on_event(token, ready) {
                         fresh.push(e);
                     }
                 }
@@ -570,4 +571,207 @@ fn not_registered() -> io::Error {
         io::ErrorKind::NotFound,
         "token is not registered with this poller; register it first",
     )
+}
+
+/// loom models of the hand-off: the real `Poll` (leader, followers, queue,
+/// token table) over a model OS (`sys.rs`), in every interleaving of up to
+/// three threads. A wake-up that nobody sends shows up as a deadlock, which
+/// loom reports. In the model every timer fires at once (see `sync.rs`), so
+/// the paths only a timer reaches are explored too. Run with
+/// `RUSTFLAGS="--cfg loom" cargo test -p mio-pool-poll --lib --release loom`.
+#[cfg(all(test, loom))]
+mod loom_models {
+    use super::*;
+    use crate::event::Ready;
+    use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use loom::sync::{Arc, Notify};
+    use loom::thread;
+
+    const A: Token = Token(1);
+    const B: Token = Token(2);
+
+    /// A source for the model registry, which never touches it.
+    struct Nothing;
+
+    impl Source for Nothing {
+        fn register(&mut self, _: &mio::Registry, _: Token, _: Interest) -> io::Result<()> {
+            Ok(())
+        }
+        fn reregister(&mut self, _: &mio::Registry, _: Token, _: Interest) -> io::Result<()> {
+            Ok(())
+        }
+        fn deregister(&mut self, _: &mio::Registry) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Up to four threads, the hand-off's locks, the token table's shard
+    /// lock and the model OS's lock: three preemptions keep each model
+    /// within seconds (CI) and already reach every mutation tried (each
+    /// wake-up removed in turn deadlocks a model).
+    /// `LOOM_MAX_PREEMPTIONS=5` takes about three minutes here, and passes.
+    fn model(f: impl Fn() + Sync + Send + 'static) {
+        let mut builder = loom::model::Builder::new();
+        if std::env::var_os("LOOM_MAX_PREEMPTIONS").is_none() {
+            builder.preemption_bound = Some(3);
+        }
+        builder.check(f);
+    }
+
+    fn poller(tokens: &[Token]) -> Arc<Poll> {
+        let poll = Arc::new(Poll::new().unwrap());
+        for &token in tokens {
+            poll.register(&mut Nothing, token, Interest::READABLE)
+                .unwrap();
+        }
+        poll
+    }
+
+    /// The OS reports an edge for `token`.
+    fn report(poll: &Poll, token: Token) {
+        poll.registry.os().report(token, Ready::READABLE);
+    }
+
+    /// Calls that returned events, and a signal for each.
+    #[derive(Default)]
+    struct Got {
+        calls: AtomicUsize,
+        signal: Notify,
+    }
+
+    impl Got {
+        /// Blocks until some call returned events (loom's `Notify` may wake
+        /// spuriously, hence the count).
+        fn wait(&self) {
+            while self.calls.load(SeqCst) == 0 {
+                self.signal.wait();
+            }
+        }
+    }
+
+    /// A thread that makes one `poll(None)` call with room for `room`
+    /// events, signals `got` if it returned any, and returns their tokens.
+    fn polling_thread(
+        poll: &Arc<Poll>,
+        room: usize,
+        got: &Arc<Got>,
+    ) -> thread::JoinHandle<Vec<Token>> {
+        let (poll, got) = (poll.clone(), got.clone());
+        thread::spawn(move || {
+            let mut events = Events::with_capacity(room);
+            poll.poll(&mut events, None).unwrap();
+            let tokens: Vec<Token> = events.iter().map(|e| e.token()).collect();
+            if !tokens.is_empty() {
+                got.calls.fetch_add(1, SeqCst);
+                got.signal.notify();
+            }
+            tokens
+        })
+    }
+
+    fn joined(threads: Vec<thread::JoinHandle<Vec<Token>>>) -> Vec<Token> {
+        let mut all: Vec<Token> = threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect();
+        all.sort();
+        all
+    }
+
+    /// Contract 5: `wake` returns every poller, whether it leads, waits on
+    /// the hand-off timer or sleeps untimed, or has not started its call.
+    /// Three pollers: with two, the leader's return alone would release
+    /// the one follower.
+    #[test]
+    fn wake_returns_every_poller() {
+        model(|| {
+            let poll = poller(&[]);
+            let got = Arc::new(Got::default());
+            let threads = (0..3).map(|_| polling_thread(&poll, 4, &got)).collect();
+            poll.wake().unwrap();
+            assert!(joined(threads).is_empty());
+        });
+    }
+
+    /// Contracts 1 and 2: two edges for one token while two threads poll:
+    /// one event, returned by exactly one of them, never zero.
+    #[test]
+    fn an_event_is_returned_by_exactly_one_poller() {
+        model(|| {
+            let poll = poller(&[A]);
+            let got = Arc::new(Got::default());
+            let threads = vec![
+                polling_thread(&poll, 4, &got),
+                polling_thread(&poll, 4, &got),
+            ];
+            report(&poll, A);
+            report(&poll, A);
+            // Deadlock here, in some interleaving, would be a lost event.
+            got.wait();
+            poll.wake().unwrap(); // releases the other thread
+            assert_eq!(joined(threads), [A]);
+        });
+    }
+
+    /// Contract 3: readiness that arrives while the token is disarmed is
+    /// returned after the re-arm to a thread that is already asleep (as
+    /// the leader in the OS poll, or as a follower), without new I/O.
+    #[test]
+    fn rearm_hands_kept_readiness_to_a_sleeping_poller() {
+        model(|| {
+            let poll = poller(&[A]);
+            report(&poll, A);
+            let mut events = Events::with_capacity(4);
+            poll.poll(&mut events, None).unwrap();
+            assert_eq!(events.iter().map(|e| e.token()).collect::<Vec<_>>(), [A]);
+            // The owner holds A (disarmed); a new edge comes meanwhile.
+            report(&poll, A);
+            let got = Arc::new(Got::default());
+            let threads = vec![
+                polling_thread(&poll, 4, &got),
+                polling_thread(&poll, 4, &got),
+            ];
+            poll.reregister(&mut Nothing, A, Interest::READABLE)
+                .unwrap();
+            got.wait();
+            poll.wake().unwrap();
+            assert_eq!(joined(threads), [A]);
+        });
+    }
+
+    /// A leader's batch holds more than it takes: the other thread gets
+    /// the rest, with no `wake`, whatever it was doing meanwhile.
+    #[test]
+    fn the_surplus_of_a_batch_reaches_the_other_poller() {
+        model(|| {
+            let poll = poller(&[A, B]);
+            let got = Arc::new(Got::default());
+            let threads = vec![
+                polling_thread(&poll, 1, &got),
+                polling_thread(&poll, 1, &got),
+            ];
+            report(&poll, A);
+            report(&poll, B);
+            assert_eq!(joined(threads), [A, B]);
+        });
+    }
+
+    /// The leader returns and never polls again: the other thread takes
+    /// the leader's role and gets what the OS reports next, whether it was
+    /// on the hand-off timer or asleep without one.
+    #[test]
+    fn the_role_passes_on_when_the_leader_leaves() {
+        model(|| {
+            let poll = poller(&[A, B]);
+            let got = Arc::new(Got::default());
+            let threads = vec![
+                polling_thread(&poll, 1, &got),
+                polling_thread(&poll, 1, &got),
+            ];
+            report(&poll, A);
+            got.wait(); // one thread returned with A and is gone
+            report(&poll, B);
+            assert_eq!(joined(threads), [A, B]);
+        });
+    }
 }
