@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-/// The pool's counters, updated once per accept, close, error or panic
-/// (never per event).
+/// The pool's counters, updated once per accept, close, error, panic or CPU
+/// yield (never per event).
 #[derive(Default)]
 pub(crate) struct Counters {
     pub(crate) accepted: AtomicU64,
@@ -15,6 +15,7 @@ pub(crate) struct Counters {
     pub(crate) handler_errors: AtomicU64,
     pub(crate) panics: AtomicU64,
     pub(crate) accept_errors: AtomicU64,
+    pub(crate) cpu_yields: AtomicU64,
 }
 
 impl Counters {
@@ -44,6 +45,7 @@ impl Counters {
             handler_errors: self.handler_errors.load(Ordering::Acquire),
             panics: self.panics.load(Ordering::Acquire),
             accept_errors: self.accept_errors.load(Ordering::Acquire),
+            cpu_yields: self.cpu_yields.load(Ordering::Acquire),
         }
     }
 }
@@ -67,6 +69,11 @@ pub struct PoolStats {
     /// Failed accepts: transient errors that were skipped, and running out
     /// of file descriptors, which pauses accepting briefly.
     pub accept_errors: u64,
+    /// Times a worker that had been busy for a millisecond without sleeping
+    /// gave its CPU up (`sched_yield`) before polling again, so that other
+    /// runnable threads on that CPU need not wait for the scheduler's tick.
+    /// Zero on a pool that is never busy for that long.
+    pub cpu_yields: u64,
 }
 
 /// A cheap, cloneable view of a pool's counters, usable from inside the

@@ -79,8 +79,14 @@ struct Endless {
 
 delegate_source!(Endless, stream);
 
-#[test]
-fn a_connection_that_is_never_drained_does_not_starve_another() {
+/// A pool with one worker whose one connection is always ready: it
+/// returns `Ok(false)` forever once told to spin, so that worker never
+/// sleeps again.
+fn pool_with_a_spinning_connection() -> (
+    mio_pool::PoolHandle<()>,
+    std::net::SocketAddr,
+    std::net::TcpStream,
+) {
     let server = mio::net::TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let addr = server.local_addr().unwrap();
     let h = mio_pool::PoolBuilder::from(server)
@@ -113,6 +119,12 @@ fn a_connection_that_is_never_drained_does_not_starve_another() {
     let mut reply = [0u8; 8];
     spinner.read_exact(&mut reply).unwrap();
     assert_eq!(&reply, b"spinning");
+    (h, addr, spinner)
+}
+
+#[test]
+fn a_connection_that_is_never_drained_does_not_starve_another() {
+    let (h, addr, _spinner) = pool_with_a_spinning_connection();
     // The only worker now has a connection that is always ready. Without
     // the fairness cap this never completes.
     within_hang("served next to a spinning connection", move || {
@@ -122,5 +134,15 @@ fn a_connection_that_is_never_drained_does_not_starve_another() {
             assert_eq!(util::round_trip(&mut c, msg.as_bytes()), msg.as_bytes());
         }
     });
+    h.terminate();
+}
+
+/// Other threads on the worker's CPU: a worker that never sleeps yields
+/// its CPU every millisecond or so instead of holding it until the
+/// scheduler's tick. Without that, the counter never moves.
+#[test]
+fn a_worker_that_never_sleeps_yields_its_cpu() {
+    let (h, _addr, _spinner) = pool_with_a_spinning_connection();
+    util::wait_stats(&h, "a busy worker yields", |s| s.cpu_yields >= 3);
     h.terminate();
 }
