@@ -125,10 +125,11 @@
 //! patient) are explored. The models check that each event is returned
 //! exactly once, that readiness kept while a token was disarmed reaches a
 //! thread already asleep, that a batch's surplus and the leader's role pass
-//! on, and that `wake` returns every poller; a wake-up that no thread sends
-//! shows up as a deadlock. What they cannot see is time: that a follower on
-//! the timer gets a batch's surplus at once rather than within [`HANDOFF`]
-//! is measured, not modelled. Run them with
+//! on, that a requeued event is returned once, and that `wake` returns
+//! every poller; a wake-up that no thread sends shows up as a deadlock.
+//! What they cannot see is time: that a follower on the timer gets a
+//! batch's surplus at once rather than within [`HANDOFF`] is measured, not
+//! modelled. Run them with
 //! `RUSTFLAGS="--cfg loom" cargo test -p mio-pool-poll --lib --release loom`.
 //!
 //! # Differences from `mio::Poll`

@@ -774,4 +774,40 @@ mod loom_models {
             assert_eq!(joined(threads), [A, B]);
         });
     }
+
+    /// A holder puts its event back in line (`requeue`, which wakes
+    /// nobody) while another thread polls and the OS reports a second
+    /// token: each of the two is returned exactly once, by the other thread
+    /// or by the holder's next calls.
+    #[test]
+    fn a_requeued_event_is_returned_exactly_once() {
+        model(|| {
+            let poll = poller(&[A, B]);
+            report(&poll, A);
+            let mut events = Events::with_capacity(4);
+            poll.poll(&mut events, None).unwrap();
+            let held = *events.iter().next().unwrap();
+            assert_eq!(held.token(), A);
+            let got = Arc::new(Got::default());
+            let other = polling_thread(&poll, 4, &got);
+            report(&poll, B);
+            poll.requeue(held);
+            // The other thread leads (nobody else polls), so B's report
+            // wakes it; then the holder drains what is left, never blocking
+            // (every timer fires at once in the model).
+            got.wait();
+            let mut mine = Vec::new();
+            loop {
+                poll.poll(&mut events, Some(Duration::ZERO)).unwrap();
+                if events.is_empty() {
+                    break;
+                }
+                mine.extend(events.iter().map(|e| e.token()));
+            }
+            let mut all = joined(vec![other]);
+            all.extend(mine);
+            all.sort();
+            assert_eq!(all, [A, B]);
+        });
+    }
 }
