@@ -116,6 +116,10 @@ impl<L: Listener, C, S, R> PoolBuilder<L, C, S, R> {
     /// (a buffered wrapper, a protocol session, ...) before it is
     /// registered. The new type only needs `mio::event::Source` (delegate it
     /// to the inner stream), `Send` and `'static`.
+    ///
+    /// If the adapter panics, that connection is dropped and the panic is
+    /// logged and counted in [`PoolStats::panics`](crate::PoolStats::panics);
+    /// the worker lives on and accepting goes on.
     pub fn with_adapter<NC, F>(self, adapter: F) -> PoolBuilder<L, NC, S, R>
     where
         F: Fn(L::Connection) -> NC + Send + Sync + 'static,

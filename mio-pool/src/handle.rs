@@ -63,8 +63,8 @@ pub struct PoolStats {
     /// Handler calls that returned an error other than `WouldBlock` and
     /// `Interrupted` (each closed its connection).
     pub handler_errors: u64,
-    /// Handler calls that panicked (each closed its connection; the worker
-    /// lived on).
+    /// Handler or adapter calls that panicked (each closed or dropped its
+    /// connection; the worker lived on).
     pub panics: u64,
     /// Failed accepts: transient errors that were skipped, and running out
     /// of file descriptors, which pauses accepting briefly.

@@ -228,7 +228,20 @@ where
 
     /// Registers a freshly accepted connection.
     fn admit(&self, conn: L::Connection) {
-        let conn = (self.adapter)(conn);
+        // The adapter is user code, like the handler: a panic in it drops
+        // this connection (moved into it) and must not take down the
+        // worker, which holds the disarmed listener right now.
+        let conn = match panic::catch_unwind(AssertUnwindSafe(|| (self.adapter)(conn))) {
+            Ok(conn) => conn,
+            Err(payload) => {
+                log::error!(
+                    "mio-pool: the connection adapter panicked ({}); dropping the connection",
+                    panic_message(&*payload)
+                );
+                Counters::bump(&self.counters.panics);
+                return;
+            }
+        };
         Counters::bump(&self.counters.accepted);
         let Some((token, conn)) = self.conns.insert(conn) else {
             log::warn!("mio-pool: connection table full; closing the new connection");

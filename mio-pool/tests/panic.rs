@@ -106,3 +106,35 @@ fn handler_errors_close_the_connection_and_are_counted() {
     });
     h.terminate();
 }
+
+/// The adapter is user code too: a panic in it drops that one connection;
+/// the worker lives on and accepting goes on (the listener was in the
+/// panicking worker's hands, disarmed, when it happened).
+#[test]
+fn an_adapter_panic_drops_only_that_connection() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let server = mio::net::TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = server.local_addr().unwrap();
+    let adapted = AtomicUsize::new(0);
+    let h = mio_pool::PoolBuilder::from(server)
+        .unwrap()
+        .with_adapter(move |stream: mio::net::TcpStream| {
+            if adapted.fetch_add(1, Ordering::Relaxed) == 0 {
+                panic!("the first connection is refused by panicking");
+            }
+            stream
+        })
+        .with_state(Vec::new())
+        .run(1, util::echo);
+    let mut victim = client(addr);
+    let mut buf = [0u8; 8];
+    // Dropped by the pool: EOF (or a reset).
+    assert_eq!(victim.read(&mut buf).unwrap_or(0), 0);
+    wait_stats(&h, "the panic is counted", |s| s.panics == 1);
+
+    let mut newcomer = client(addr);
+    assert_eq!(round_trip(&mut newcomer, b"new"), b"new");
+    let results = h.terminate();
+    assert!(results[0].is_ok(), "the worker survived");
+}
