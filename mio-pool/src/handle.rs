@@ -63,8 +63,9 @@ pub struct PoolStats {
     /// Handler calls that returned an error other than `WouldBlock` and
     /// `Interrupted` (each closed its connection).
     pub handler_errors: u64,
-    /// Handler or adapter calls that panicked (each closed or dropped its
-    /// connection; the worker lived on).
+    /// Calls of user code that panicked: the handler (its connection was
+    /// closed), the adapter (its connection was dropped) or
+    /// `Listener::accept` (accepting paused briefly). The worker lived on.
     pub panics: u64,
     /// Failed accepts: transient errors that were skipped, and running out
     /// of file descriptors, which pauses accepting briefly.

@@ -26,6 +26,12 @@ pub trait Listener: mio::event::Source + Send + Sync + 'static {
     /// says. The pool skips transient errors (`ConnectionAborted`,
     /// `Interrupted`, ...) and pauses accepting briefly when the process is
     /// out of file descriptors.
+    ///
+    /// # Panics
+    ///
+    /// A panic here is caught: it is counted in
+    /// [`PoolStats::panics`](crate::PoolStats::panics), treated as a failed
+    /// accept (accepting pauses briefly), and the worker lives on.
     fn accept(&self) -> io::Result<Self::Connection>;
 }
 

@@ -173,7 +173,19 @@ where
         };
         let mut accepted = 0;
         loop {
-            match listener.accept() {
+            // `Listener::accept` may be user code: a panic in it counts as
+            // a panic and as a failed accept (which pauses accepting, so a
+            // listener that always panics does not spin a worker).
+            let outcome = panic::catch_unwind(AssertUnwindSafe(|| listener.accept()))
+                .unwrap_or_else(|payload| {
+                    log::error!(
+                        "mio-pool: Listener::accept panicked ({})",
+                        panic_message(&*payload)
+                    );
+                    Counters::bump(&self.counters.panics);
+                    Err(io::Error::other("Listener::accept panicked"))
+                });
+            match outcome {
                 Ok(conn) => {
                     if self.out_of_fds.swap(false, Ordering::Relaxed) {
                         log::info!("mio-pool: accepting again");

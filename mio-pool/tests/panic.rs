@@ -138,3 +138,48 @@ fn an_adapter_panic_drops_only_that_connection() {
     let results = h.terminate();
     assert!(results[0].is_ok(), "the worker survived");
 }
+
+/// A listener of one's own whose `accept` panics once.
+struct PanicsOnce {
+    inner: mio::net::TcpListener,
+    panicked: std::sync::atomic::AtomicBool,
+}
+
+delegate_source!(PanicsOnce, inner);
+
+impl mio_pool::Listener for PanicsOnce {
+    type Connection = mio::net::TcpStream;
+
+    fn accept(&self) -> io::Result<mio::net::TcpStream> {
+        if !self
+            .panicked
+            .swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            panic!("accept panics the first time");
+        }
+        self.inner.accept().map(|(stream, _)| stream)
+    }
+}
+
+/// `Listener::accept` can be user code too: its panic is counted, accepting
+/// pauses as after a failed accept, and then goes on; the client that was
+/// waiting meanwhile is accepted and served.
+#[test]
+fn a_listener_panic_pauses_accepting_and_loses_no_client() {
+    let inner = mio::net::TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = inner.local_addr().unwrap();
+    let listener = PanicsOnce {
+        inner,
+        panicked: std::sync::atomic::AtomicBool::new(false),
+    };
+    let h = mio_pool::PoolBuilder::from(listener)
+        .unwrap()
+        .with_state(Vec::new())
+        .run(1, util::echo);
+    let mut first = client(addr);
+    assert_eq!(round_trip(&mut first, b"waited"), b"waited");
+    let stats = h.stats();
+    assert_eq!((stats.panics, stats.accepted), (1, 1));
+    let results = h.terminate();
+    assert!(results[0].is_ok(), "the worker survived");
+}
