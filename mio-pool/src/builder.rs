@@ -11,7 +11,7 @@ use mio_pool_poll::Poll;
 use crate::conns::LISTENER;
 use crate::handle::{Control, Counters, PoolHandle, StatsHandle};
 use crate::listener::Listener;
-use crate::worker::{Adapter, Pool, EVENTS_PER_POLL};
+use crate::worker::{Adapter, Alive, Pool, EVENTS_PER_POLL};
 
 /// Why a pool could not start.
 #[derive(Debug, thiserror::Error)]
@@ -256,9 +256,11 @@ impl<L: Listener, C, S, R> PoolBuilder<L, C, S, R> {
             let pool = pool.clone();
             let mut state = self.state.clone();
             let finalize = self.finalize.clone();
+            let alive = Alive::new(&pool);
             let spawned = thread::Builder::new()
                 .name(format!("{}{index}", self.thread_name_prefix))
                 .spawn(move || {
+                    let _alive = alive;
                     pool.work(&mut state);
                     finalize(state)
                 });

@@ -117,8 +117,11 @@ pub(crate) trait Control: Send + Sync {
 /// Each way to end the pool returns one `std::thread::Result` per worker:
 /// `Ok` with the worker's final state mapped through
 /// [`and_return`](crate::PoolBuilder::and_return), or `Err` with the panic
-/// of a worker that died outside a handler (handler panics are caught and
-/// only close their connection).
+/// of a worker that died. Panics in the handler, the adapter and
+/// `Listener::accept` are caught (they close or drop one connection, or
+/// pause accepting); what is left to kill a worker is a panic in user code
+/// the pool does not guard (a connection's `Drop`, its `Source` methods, the
+/// `and_return` function) or a bug in the pool.
 ///
 /// # Dropping
 ///
@@ -152,7 +155,10 @@ impl<R> PoolHandle<R> {
     /// or the client went away), and stops the workers.
     ///
     /// A client that never closes keeps this waiting; see
-    /// [`finish_timeout`](PoolHandle::finish_timeout).
+    /// [`finish_timeout`](PoolHandle::finish_timeout). If every worker has
+    /// died (of a panic outside the code the pool guards, such as a
+    /// connection's `Drop`), nobody is left to close the rest, and this
+    /// returns at once with their results.
     pub fn finish(self) -> Vec<thread::Result<R>> {
         self.finish_until(None)
     }

@@ -2,7 +2,7 @@
 
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -77,8 +77,36 @@ pub(crate) struct Pool<L: Listener, C, E> {
     /// Set while accept fails for lack of file descriptors, so that the
     /// condition is logged once per episode, not once per attempt.
     out_of_fds: AtomicBool,
-    /// Signalled when a connection closes while finishing.
+    /// Signalled when a connection closes while finishing, and when a
+    /// worker exits.
     drained: (Mutex<()>, Condvar),
+    /// Workers spawned and not yet exited (returned or unwound); see
+    /// [`Alive`]. With none left, nobody would close the open connections,
+    /// so finishing stops waiting for them.
+    live_workers: AtomicUsize,
+}
+
+/// Counts one worker as alive from before it is spawned until it exits,
+/// however it exits: dropped when its thread returns or unwinds (or with
+/// the thread's closure if spawning fails).
+pub(crate) struct Alive<L: Listener, C, E>(Arc<Pool<L, C, E>>);
+
+impl<L: Listener, C, E> Alive<L, C, E> {
+    pub(crate) fn new(pool: &Arc<Pool<L, C, E>>) -> Alive<L, C, E> {
+        pool.live_workers.fetch_add(1, Ordering::AcqRel);
+        Alive(pool.clone())
+    }
+}
+
+impl<L: Listener, C, E> Drop for Alive<L, C, E> {
+    fn drop(&mut self) {
+        let pool = &self.0;
+        // Under the lock that `wait_drained` checks its condition under:
+        // no lost wake-up.
+        let _guard = pool.drained.0.lock();
+        pool.live_workers.fetch_sub(1, Ordering::AcqRel);
+        pool.drained.1.notify_all();
+    }
 }
 
 impl<L, C, E> Pool<L, C, E>
@@ -107,6 +135,7 @@ where
             accept_paused_until: AtomicU64::new(0),
             out_of_fds: AtomicBool::new(false),
             drained: (Mutex::new(()), Condvar::new()),
+            live_workers: AtomicUsize::new(0),
         }
     }
 
@@ -409,7 +438,9 @@ where
 
     fn wait_drained(&self, deadline: Option<Instant>) -> bool {
         let mut guard = self.drained.0.lock();
-        while self.counters.open() > 0 {
+        // No worker left (all died of a panic outside user code's guards):
+        // nobody would ever close the rest.
+        while self.counters.open() > 0 && self.live_workers.load(Ordering::Acquire) > 0 {
             match deadline {
                 Some(d) => {
                     if self.drained.1.wait_until(&mut guard, d).timed_out() {

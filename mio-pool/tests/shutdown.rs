@@ -164,3 +164,58 @@ fn zero_workers_is_a_clear_error() {
     assert!(matches!(err, mio_pool::RunError::NoWorkers));
     assert!(err.to_string().contains("at least one worker"));
 }
+
+/// A connection type whose `Drop` panics once the client asked for it:
+/// user code that runs in a worker outside the handler, so the panic takes
+/// the worker down.
+struct DropPanics {
+    stream: mio::net::TcpStream,
+    doomed: bool,
+}
+
+delegate_source!(DropPanics, stream);
+
+impl Drop for DropPanics {
+    fn drop(&mut self) {
+        if self.doomed && !thread::panicking() {
+            panic!("a connection whose drop panics");
+        }
+    }
+}
+
+#[test]
+fn finish_returns_when_every_worker_has_died() {
+    use std::io::Write;
+
+    let server = mio::net::TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = server.local_addr().unwrap();
+    let h = mio_pool::PoolBuilder::from(server)
+        .unwrap()
+        .with_adapter(|stream| DropPanics {
+            stream,
+            doomed: false,
+        })
+        .run_stateless(1, |c: &mut DropPanics| {
+            let mut buf = [0u8; 64];
+            let n = c.stream.read(&mut buf)?;
+            if n == 0 {
+                return Ok(true);
+            }
+            if &buf[..n] == b"close" {
+                c.doomed = true;
+                return Ok(true); // closing drops it: the worker dies
+            }
+            c.stream.write_all(&buf[..n])?;
+            Ok(false)
+        });
+    let mut bystander = client(addr);
+    round_trip(&mut bystander, b"open");
+    let mut victim = client(addr);
+    victim.write_all(b"close").unwrap();
+    // The only worker is gone; the bystander stays open, and nobody is
+    // left to close it. Without counting live workers this never returns.
+    let results = within_hang("finish with no worker left", move || h.finish());
+    assert_eq!(results.len(), 1);
+    assert!(results[0].is_err(), "the worker died of the panic");
+    drop(bystander);
+}
