@@ -669,6 +669,16 @@ mod loom_models {
         })
     }
 
+    /// `n` of [`polling_thread`].
+    fn polling_threads(
+        n: usize,
+        poll: &Arc<Poll>,
+        room: usize,
+        got: &Arc<Got>,
+    ) -> Vec<thread::JoinHandle<Vec<Token>>> {
+        (0..n).map(|_| polling_thread(poll, room, got)).collect()
+    }
+
     fn joined(threads: Vec<thread::JoinHandle<Vec<Token>>>) -> Vec<Token> {
         let mut all: Vec<Token> = threads
             .into_iter()
@@ -687,7 +697,7 @@ mod loom_models {
         model(|| {
             let poll = poller(&[]);
             let got = Arc::new(Got::default());
-            let threads = (0..3).map(|_| polling_thread(&poll, 4, &got)).collect();
+            let threads = polling_threads(3, &poll, 4, &got);
             poll.wake().unwrap();
             assert!(joined(threads).is_empty());
         });
@@ -700,10 +710,7 @@ mod loom_models {
         model(|| {
             let poll = poller(&[A]);
             let got = Arc::new(Got::default());
-            let threads = vec![
-                polling_thread(&poll, 4, &got),
-                polling_thread(&poll, 4, &got),
-            ];
+            let threads = polling_threads(2, &poll, 4, &got);
             report(&poll, A);
             report(&poll, A);
             // Deadlock here, in some interleaving, would be a lost event.
@@ -727,10 +734,7 @@ mod loom_models {
             // The owner holds A (disarmed); a new edge comes meanwhile.
             report(&poll, A);
             let got = Arc::new(Got::default());
-            let threads = vec![
-                polling_thread(&poll, 4, &got),
-                polling_thread(&poll, 4, &got),
-            ];
+            let threads = polling_threads(2, &poll, 4, &got);
             poll.reregister(&mut Nothing, A, Interest::READABLE)
                 .unwrap();
             got.wait();
@@ -746,10 +750,7 @@ mod loom_models {
         model(|| {
             let poll = poller(&[A, B]);
             let got = Arc::new(Got::default());
-            let threads = vec![
-                polling_thread(&poll, 1, &got),
-                polling_thread(&poll, 1, &got),
-            ];
+            let threads = polling_threads(2, &poll, 1, &got);
             report(&poll, A);
             report(&poll, B);
             assert_eq!(joined(threads), [A, B]);
@@ -764,10 +765,7 @@ mod loom_models {
         model(|| {
             let poll = poller(&[A, B]);
             let got = Arc::new(Got::default());
-            let threads = vec![
-                polling_thread(&poll, 1, &got),
-                polling_thread(&poll, 1, &got),
-            ];
+            let threads = polling_threads(2, &poll, 1, &got);
             report(&poll, A);
             got.wait(); // one thread returned with A and is gone
             report(&poll, B);
