@@ -212,6 +212,11 @@ fn finish_returns_when_every_worker_has_died() {
     round_trip(&mut bystander, b"open");
     let mut victim = client(addr);
     victim.write_all(b"close").unwrap();
+    // Handshake: the victim was accepted and closed (its socket is dropped
+    // while the worker unwinds), so the worker is dying, not the listener
+    // closed on a victim still in the backlog.
+    let mut buf = [0u8; 8];
+    assert_eq!(victim.read(&mut buf).unwrap_or(0), 0);
     // The only worker is gone; the bystander stays open, and nobody is
     // left to close it. Without counting live workers this never returns.
     let results = within_hang("finish with no worker left", move || h.finish());
