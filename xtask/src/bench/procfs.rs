@@ -105,15 +105,45 @@ pub fn descendants(root: u32, parents: &[(u32, u32)]) -> Vec<u32> {
     found
 }
 
-/// Total CPU time of a set of processes, in seconds; processes that are
-/// gone are skipped.
-pub fn cpu_seconds(pids: &[u32]) -> f64 {
-    let ticks: u64 = pids
+/// CPU time of a set of processes, split by mode, in seconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CpuTime {
+    /// Time in user mode: the program's own code and its libraries.
+    pub user: f64,
+    /// Time in kernel mode: system calls, and the network stack's work
+    /// charged to them (on loopback a `send` also delivers the segment).
+    pub system: f64,
+}
+
+impl CpuTime {
+    /// User plus system time.
+    pub fn total(self) -> f64 {
+        self.user + self.system
+    }
+}
+
+impl std::ops::Sub for CpuTime {
+    type Output = CpuTime;
+    fn sub(self, earlier: CpuTime) -> CpuTime {
+        CpuTime {
+            user: self.user - earlier.user,
+            system: self.system - earlier.system,
+        }
+    }
+}
+
+/// CPU time of a set of processes so far; processes that are gone are
+/// skipped.
+pub fn cpu_time(pids: &[u32]) -> CpuTime {
+    let (user, system) = pids
         .iter()
         .filter_map(|&pid| stat(pid).ok())
-        .map(|s| s.utime + s.stime)
-        .sum();
-    ticks as f64 / clock_ticks() as f64
+        .fold((0u64, 0u64), |(u, s), st| (u + st.utime, s + st.stime));
+    let hz = clock_ticks() as f64;
+    CpuTime {
+        user: user as f64 / hz,
+        system: system as f64 / hz,
+    }
 }
 
 /// Total resident memory of a set of processes, in bytes.
@@ -163,6 +193,29 @@ mod tests {
     fn stat_rejects_truncated_text() {
         assert_eq!(parse_stat("1 (x) S 0 1"), None);
         assert_eq!(parse_stat("no parens at all"), None);
+    }
+
+    #[test]
+    fn cpu_time_splits_user_and_system() {
+        let later = CpuTime {
+            user: 1.5,
+            system: 4.0,
+        };
+        let earlier = CpuTime {
+            user: 0.5,
+            system: 1.0,
+        };
+        let spent = later - earlier;
+        assert_eq!(
+            spent,
+            CpuTime {
+                user: 1.0,
+                system: 3.0
+            }
+        );
+        assert_eq!(spent.total(), 4.0);
+        let mine = cpu_time(&[std::process::id()]);
+        assert!(mine.user >= 0.0 && mine.system >= 0.0);
     }
 
     #[test]

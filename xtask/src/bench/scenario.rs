@@ -195,8 +195,8 @@ struct Window {
     tally: Tally,
     /// Its length.
     seconds: f64,
-    /// Server CPU seconds in it.
-    cpu: f64,
+    /// Server CPU time in it.
+    cpu: procfs::CpuTime,
     /// Server RSS at its end, bytes.
     rss: u64,
     /// Whether perf counted exactly this window.
@@ -220,14 +220,14 @@ fn window(
             perf = None;
         }
     }
-    let cpu_before = procfs::cpu_seconds(pids);
+    let cpu_before = procfs::cpu_time(pids);
     running.phase.measure();
     let opened = Instant::now();
     thread::sleep(timing.window);
     let rss = procfs::rss_sum(pids);
     running.phase.stop();
     let seconds = opened.elapsed().as_secs_f64();
-    let cpu = procfs::cpu_seconds(pids) - cpu_before;
+    let cpu = procfs::cpu_time(pids) - cpu_before;
     let mut perf_ok = perf.is_some();
     if let Some(s) = perf {
         if let Err(e) = s.disable() {
@@ -250,7 +250,7 @@ pub fn figures_from(
     out: &mut Measured,
     tally: &Tally,
     seconds: f64,
-    cpu: f64,
+    cpu: procfs::CpuTime,
     rss: u64,
     counts: Option<perf::Counts>,
 ) -> Result<(), String> {
@@ -271,9 +271,7 @@ pub fn figures_from(
     let f = &mut out.figures;
     f.insert(Metric::Throughput, tally.ops as f64 / seconds);
     f.extend(stats::percentiles_us(&tally.latency));
-    if let Some(cpu) = stats::per_op(cpu * 1e6, tally.ops) {
-        f.insert(Metric::CpuUsPerOp, cpu);
-    }
+    stats::insert_cpu(f, cpu, tally.ops);
     if let Some(c) = counts {
         f.insert(Metric::SyscallsPerOp, c.syscalls as f64 / tally.ops as f64);
         f.insert(
@@ -303,10 +301,15 @@ mod tests {
             syscalls: 600_000,
             context_switches: 2_000,
         };
-        figures_from(&mut out, &tally, 2.0, 1.8, 8 << 20, Some(counts)).unwrap();
+        let cpu = procfs::CpuTime {
+            user: 0.2,
+            system: 1.6,
+        };
+        figures_from(&mut out, &tally, 2.0, cpu, 8 << 20, Some(counts)).unwrap();
         let f = &out.figures;
         assert_eq!(f[&Metric::Throughput], 100_000.0);
         assert!((f[&Metric::CpuUsPerOp] - 9.0).abs() < 1e-9);
+        assert!((f[&Metric::UserCpuUsPerOp] - 1.0).abs() < 1e-9);
         assert_eq!(f[&Metric::SyscallsPerOp], 3.0);
         assert_eq!(f[&Metric::CtxSwitchesPerOp], 0.01);
         assert_eq!(f[&Metric::RssMib], 8.0);
@@ -318,7 +321,15 @@ mod tests {
     fn nothing_completed_is_a_failure() {
         let mut tally = Tally::default();
         tally.error("connection refused");
-        let err = figures_from(&mut Measured::default(), &tally, 1.0, 0.0, 0, None).unwrap_err();
+        let err = figures_from(
+            &mut Measured::default(),
+            &tally,
+            1.0,
+            procfs::CpuTime::default(),
+            0,
+            None,
+        )
+        .unwrap_err();
         assert!(err.contains("connection refused"), "{err}");
     }
 

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use super::procfs::CpuTime;
+
 /// One kind of figure. Every measurement yields a subset of these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -20,6 +22,9 @@ pub enum Metric {
     P999Us,
     /// Server CPU time (user + system) per operation, µs.
     CpuUsPerOp,
+    /// The user-mode part of [`Metric::CpuUsPerOp`], µs: what the server's
+    /// own code costs, as opposed to the kernel's work in its system calls.
+    UserCpuUsPerOp,
     /// Server system calls per operation (`perf`).
     SyscallsPerOp,
     /// Server context switches per operation (`perf`).
@@ -36,12 +41,13 @@ pub enum Metric {
 
 impl Metric {
     /// Every metric, in the order of report columns.
-    pub const ALL: [Metric; 10] = [
+    pub const ALL: [Metric; 11] = [
         Metric::Throughput,
         Metric::P50Us,
         Metric::P99Us,
         Metric::P999Us,
         Metric::CpuUsPerOp,
+        Metric::UserCpuUsPerOp,
         Metric::SyscallsPerOp,
         Metric::CtxSwitchesPerOp,
         Metric::RssMib,
@@ -57,6 +63,7 @@ impl Metric {
             Metric::P99Us => "p99 µs".into(),
             Metric::P999Us => "p99.9 µs".into(),
             Metric::CpuUsPerOp => format!("CPU µs/{}", op.short),
+            Metric::UserCpuUsPerOp => format!("user µs/{}", op.short),
             Metric::SyscallsPerOp => format!("syscalls/{}", op.short),
             Metric::CtxSwitchesPerOp => format!("ctx sw/{}", op.short),
             Metric::RssMib => "RSS MiB".into(),
@@ -149,6 +156,16 @@ pub fn ratio(value: f64, base: f64) -> Option<f64> {
 /// `total / ops`, or `None` when nothing was counted.
 pub fn per_op(total: f64, ops: u64) -> Option<f64> {
     (ops > 0).then(|| total / ops as f64)
+}
+
+/// Inserts the CPU figures of a window in which `ops` operations completed.
+pub fn insert_cpu(figures: &mut Figures, cpu: CpuTime, ops: u64) {
+    if let Some(total) = per_op(cpu.total() * 1e6, ops) {
+        figures.insert(Metric::CpuUsPerOp, total);
+    }
+    if let Some(user) = per_op(cpu.user * 1e6, ops) {
+        figures.insert(Metric::UserCpuUsPerOp, user);
+    }
 }
 
 /// p50, p99 and p99.9 of a histogram of nanoseconds, in microseconds.

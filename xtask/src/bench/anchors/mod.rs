@@ -60,9 +60,9 @@ pub fn measure_tool(
             session = None;
         }
     }
-    let cpu_before = procfs::cpu_seconds(&pids);
+    let cpu_before = procfs::cpu_time(&pids);
     let output = children::run_bounded(cmd, timeout);
-    let cpu = procfs::cpu_seconds(&pids) - cpu_before;
+    let cpu = procfs::cpu_time(&pids) - cpu_before;
     let rss = procfs::rss_sum(&pids);
     if let Some(s) = session.as_mut() {
         if let Err(e) = s.disable() {
@@ -96,9 +96,7 @@ pub fn measure_tool(
     let f = &mut out.figures;
     f.insert(Metric::Throughput, run.throughput);
     f.extend(run.latencies);
-    if let Some(cpu) = stats::per_op(cpu * 1e6, run.requests) {
-        f.insert(Metric::CpuUsPerOp, cpu);
-    }
+    stats::insert_cpu(f, cpu, run.requests);
     if let Some(c) = counts {
         f.insert(
             Metric::SyscallsPerOp,
