@@ -77,7 +77,9 @@
 //! loop's p99 latency. So a worker that has been on its CPU for a
 //! millisecond without sleeping yields it (`sched_yield`) before it polls
 //! again, which with nobody waiting costs one cheap system call;
-//! [`PoolStats::cpu_yields`] counts them.
+//! [`PoolStats::cpu_yields`] counts them, and
+//! [`PoolBuilder::set_yield_after`] changes the interval or switches
+//! yielding off (it buys the latency tail with context switches).
 //!
 //! Connections live in a sharded slab: accept and close are O(1), and the
 //! cost of an event does not grow with the number of open connections.

@@ -31,7 +31,8 @@ pub(crate) const EVENTS_PER_POLL: usize = 32;
 pub(crate) const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
 /// How long a worker may stay on its CPU without sleeping before it yields
-/// the CPU (`sched_yield`) ahead of its next `poll`. See `work`.
+/// the CPU (`sched_yield`) ahead of its next `poll`, by default. See `work`
+/// and `PoolBuilder::set_yield_after`.
 pub(crate) const YIELD_AFTER: Duration = Duration::from_millis(1);
 
 /// A `poll` call that took this long slept or was preempted: either way the
@@ -54,6 +55,25 @@ const RUNNING: u8 = 0;
 const FINISHING: u8 = 1;
 const TERMINATING: u8 = 2;
 
+/// How the workers poll; set on the builder.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Tuning {
+    /// Events one worker takes from the poller at a time (at least 1).
+    pub(crate) events_per_poll: usize,
+    /// On-CPU time without sleeping after which a worker yields its CPU;
+    /// `None`: never.
+    pub(crate) yield_after: Option<Duration>,
+}
+
+impl Default for Tuning {
+    fn default() -> Tuning {
+        Tuning {
+            events_per_poll: EVENTS_PER_POLL,
+            yield_after: Some(YIELD_AFTER),
+        }
+    }
+}
+
 /// Handler type, for brevity in bounds.
 pub(crate) type Adapter<LC, C> = Arc<dyn Fn(LC) -> C + Send + Sync>;
 
@@ -68,7 +88,7 @@ pub(crate) struct Pool<L: Listener, C, E> {
     adapter: Adapter<L::Connection, C>,
     on_ready: E,
     phase: AtomicU8,
-    events_per_poll: usize,
+    tuning: Tuning,
     pub(crate) counters: Arc<Counters>,
     /// Start of the pool, the origin of `accept_paused_until`.
     epoch: Instant,
@@ -120,7 +140,7 @@ where
         adapter: Adapter<L::Connection, C>,
         on_ready: E,
         counters: Arc<Counters>,
-        events_per_poll: usize,
+        tuning: Tuning,
     ) -> Pool<L, C, E> {
         Pool {
             poll,
@@ -129,7 +149,7 @@ where
             adapter,
             on_ready,
             phase: AtomicU8::new(RUNNING),
-            events_per_poll,
+            tuning,
             counters,
             epoch: Instant::now(),
             accept_paused_until: AtomicU64::new(0),
@@ -150,18 +170,23 @@ where
     /// another thread on that CPU (a client on the same host, the
     /// application's other threads) has been runnable: that tick was the
     /// p99 latency of every event loop in the benchmark. So a worker that
-    /// has been on its CPU for [`YIELD_AFTER`] without sleeping yields it
-    /// before polling again. With nobody waiting, `sched_yield` returns at
-    /// once: at most a thousand cheap system calls a second per busy worker.
+    /// has been on its CPU for [`YIELD_AFTER`] (or what the builder set)
+    /// without sleeping yields it before polling again. With nobody
+    /// waiting, `sched_yield` returns at once: at most a thousand cheap
+    /// system calls a second per busy worker.
     pub(crate) fn work<S>(&self, state: &mut S)
     where
         E: Fn(&mut C, &mut S) -> io::Result<bool>,
     {
-        let mut events = Events::with_capacity(self.events_per_poll);
+        let mut events = Events::with_capacity(self.tuning.events_per_poll);
         let mut on_cpu_since = Instant::now();
         while !self.terminating() {
             let before = Instant::now();
-            if before.duration_since(on_cpu_since) >= YIELD_AFTER {
+            if self
+                .tuning
+                .yield_after
+                .is_some_and(|after| before.duration_since(on_cpu_since) >= after)
+            {
                 std::thread::yield_now();
                 Counters::bump(&self.counters.cpu_yields);
                 on_cpu_since = Instant::now();
