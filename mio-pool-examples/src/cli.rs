@@ -20,6 +20,10 @@ pub struct Options {
     /// How long open connections get to finish after SIGINT or SIGTERM
     /// (`--grace-secs N`; default: [`DEFAULT_GRACE_SECS`]).
     pub grace: Duration,
+    /// How long a worker runs without sleeping before it yields its CPU
+    /// (`--yield-after-us N`, or `off`; default: the pool's, 1 ms). See
+    /// `PoolBuilder::set_yield_after`.
+    pub yield_after: Option<Duration>,
 }
 
 /// The default of `--grace-secs`.
@@ -54,6 +58,26 @@ pub fn command(name: &'static str, about: &'static str, default_addr: &'static s
                 .default_value("3")
                 .value_parser(clap::value_parser!(u64)),
         )
+        .arg(
+            Arg::new("yield-after-us")
+                .long("yield-after-us")
+                .value_name("N|off")
+                .help(
+                    "Microseconds a busy worker runs without sleeping before it \
+                     yields its CPU; `off` never yields",
+                )
+                .default_value("1000")
+                .value_parser(yield_after),
+        )
+}
+
+fn yield_after(s: &str) -> Result<Option<Duration>, String> {
+    if s == "off" {
+        return Ok(None);
+    }
+    s.parse::<u64>()
+        .map(|us| Some(Duration::from_micros(us)))
+        .map_err(|_| format!("{s:?} is neither a number of microseconds nor `off`"))
 }
 
 fn resolve(s: &str) -> Result<SocketAddr, String> {
@@ -84,10 +108,14 @@ where
     let grace = *m
         .get_one::<u64>("grace-secs")
         .expect("grace-secs has a default");
+    let yield_after = *m
+        .get_one::<Option<Duration>>("yield-after-us")
+        .expect("yield-after-us has a default");
     Options {
         addr,
         workers,
         grace: Duration::from_secs(grace),
+        yield_after,
     }
 }
 
@@ -156,6 +184,12 @@ mod tests {
         assert_eq!(o.addr, "127.0.0.1:7000".parse().unwrap());
         assert!(o.workers.get() >= 1);
         assert_eq!(o.grace, Duration::from_secs(DEFAULT_GRACE_SECS));
+        assert_eq!(o.yield_after, Some(Duration::from_millis(1)));
+        assert_eq!(opts(&["--yield-after-us", "off"]).yield_after, None);
+        assert_eq!(
+            opts(&["--yield-after-us", "250"]).yield_after,
+            Some(Duration::from_micros(250))
+        );
         let o = opts(&[
             "--addr",
             "127.0.0.1:0",
@@ -178,6 +212,9 @@ mod tests {
             .is_err());
         assert!(cmd()
             .try_get_matches_from([NAME, "--addr", "nope"])
+            .is_err());
+        assert!(cmd()
+            .try_get_matches_from([NAME, "--yield-after-us", "soon"])
             .is_err());
     }
 }

@@ -46,7 +46,8 @@ where
     let addr = listener.local_addr()?;
     let builder = PoolBuilder::from(listener)?
         .with_adapter(Conn::new)
-        .set_thread_name_prefix(&format!("{name}-"));
+        .set_thread_name_prefix(&format!("{name}-"))
+        .set_yield_after(opts.yield_after);
     let state = make_state(builder.stats_handle());
     let pool = builder
         .with_state(state)

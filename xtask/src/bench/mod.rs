@@ -79,6 +79,11 @@ pub struct BenchArgs {
     /// Do not count system calls and context switches with perf.
     #[arg(long)]
     pub no_perf: bool,
+    /// Also run the mio-pool echo server with extra options, as a server of
+    /// its own named NAME (repeatable), e.g. `--variant "no-yield=--yield-after-us off"`:
+    /// an A/B comparison within one interleaved run.
+    #[arg(long, value_name = "NAME=OPTIONS", value_parser = parse_variant)]
+    pub variant: Vec<Variant>,
     /// Stand-in for the mio-pool echo server: `peer:NAME` (a peer of `cargo xtask peer`)
     /// or the path of a server with the examples' command line.
     #[arg(long, hide = true)]
@@ -86,6 +91,32 @@ pub struct BenchArgs {
     /// Run from this binary without building (set when xtask hands over to its release build).
     #[arg(long, hide = true)]
     pub no_build: bool,
+}
+
+/// An extra mio-pool echo server of `--variant`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Variant {
+    /// Its name in the report.
+    pub name: String,
+    /// Options added to the echo server's command line.
+    pub options: Vec<String>,
+}
+
+fn parse_variant(s: &str) -> Result<Variant, String> {
+    let (name, options) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?}: expected NAME=OPTIONS"))?;
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(format!("{s:?}: the name is empty"));
+    }
+    if [POOL, "tokio", "threads", "bare-mio"].contains(&name) {
+        return Err(format!("{name:?} is the name of a server already"));
+    }
+    Ok(Variant {
+        name: name.to_owned(),
+        options: options.split_whitespace().map(str::to_owned).collect(),
+    })
 }
 
 /// Runs the benchmark; see the module docs.
@@ -236,7 +267,8 @@ impl Bench {
     /// An upper bound on how long the run may take before the watchdog ends it.
     fn time_limit(&self) -> Duration {
         let per = self.timing.warmup + self.timing.window + Duration::from_secs(10);
-        let measurements = (self.rounds * 4 * (6 + 6)) as u32;
+        let servers = 4 + self.args.variant.len();
+        let measurements = (self.rounds * servers * (6 + 6)) as u32;
         per * measurements + Duration::from_secs(600)
     }
 
@@ -257,6 +289,12 @@ impl Bench {
             },
         };
         let mut servers = vec![pool];
+        for v in &self.args.variant {
+            let mut spec =
+                ServerSpec::announcing(&v.name, self.ws.release_bin("echo"), &[], workers);
+            spec.args.extend(v.options.iter().cloned());
+            servers.push(spec);
+        }
         for peer in ["tokio", "threads", "bare-mio"] {
             servers.push(ServerSpec::announcing(
                 peer,
@@ -475,4 +513,27 @@ fn command_line() -> String {
         .filter(|a| a != "--no-build")
         .collect();
     format!("cargo xtask {}", args.join(" "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variants_are_a_name_and_options() {
+        assert_eq!(
+            parse_variant("no-yield=--yield-after-us off").unwrap(),
+            Variant {
+                name: "no-yield".into(),
+                options: vec!["--yield-after-us".into(), "off".into()],
+            }
+        );
+        assert_eq!(
+            parse_variant("same=").unwrap().options,
+            Vec::<String>::new()
+        );
+        assert!(parse_variant("no equals sign").is_err());
+        assert!(parse_variant("=--x").is_err());
+        assert!(parse_variant("tokio=--x").is_err());
+    }
 }
