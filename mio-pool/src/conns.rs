@@ -123,6 +123,16 @@ impl<C> Conns<C> {
         (entry.generation & (usize::MAX >> INDEX_BITS) == generation).then(|| entry.conn.clone())
     }
 
+    /// Takes every connection out of the table.
+    pub(crate) fn take_all(&self) -> Vec<ConnRef<C>> {
+        let mut all = Vec::new();
+        for shard in self.shards.iter() {
+            let mut shard = shard.0.lock();
+            all.extend(shard.slab.drain().map(|entry| entry.conn));
+        }
+        all
+    }
+
     /// Takes the connection `token` names out of the table.
     pub(crate) fn remove(&self, token: Token) -> Option<ConnRef<C>> {
         let (index, generation) = decode(token)?;
@@ -151,10 +161,14 @@ mod tests {
             tokens.push(t);
         }
         assert_eq!(conns.get(LISTENER).map(|c| *c.lock()), None);
-        for (i, t) in tokens.iter().enumerate() {
+        for (i, t) in tokens.iter().enumerate().take(50) {
             assert_eq!(*conns.remove(*t).unwrap().lock(), i as u32);
             assert!(conns.get(*t).is_none());
         }
+        let mut rest: Vec<u32> = conns.take_all().iter().map(|c| *c.lock()).collect();
+        rest.sort_unstable();
+        assert_eq!(rest, (50..100).collect::<Vec<_>>());
+        assert!(tokens.iter().all(|t| conns.get(*t).is_none()));
     }
 
     #[test]

@@ -64,8 +64,9 @@ pub struct PoolStats {
     /// `Interrupted` (each closed its connection).
     pub handler_errors: u64,
     /// Calls of user code that panicked: the handler (its connection was
-    /// closed), the adapter (its connection was dropped) or
-    /// `Listener::accept` (accepting paused briefly). The worker lived on.
+    /// closed), the adapter (its connection was dropped),
+    /// `Listener::accept` (accepting paused briefly) or a closed
+    /// connection's `Drop`. The worker lived on.
     pub panics: u64,
     /// Failed accepts: transient errors that were skipped, and running out
     /// of file descriptors, which pauses accepting briefly.
@@ -117,11 +118,11 @@ pub(crate) trait Control: Send + Sync {
 /// Each way to end the pool returns one `std::thread::Result` per worker:
 /// `Ok` with the worker's final state mapped through
 /// [`and_return`](crate::PoolBuilder::and_return), or `Err` with the panic
-/// of a worker that died. Panics in the handler, the adapter and
-/// `Listener::accept` are caught (they close or drop one connection, or
-/// pause accepting); what is left to kill a worker is a panic in user code
-/// the pool does not guard (a connection's `Drop`, its `Source` methods, the
-/// `and_return` function) or a bug in the pool.
+/// of a worker that died. Panics in the handler, the adapter,
+/// `Listener::accept` and a connection's `Drop` are caught (they close or
+/// drop one connection, or pause accepting); what is left to kill a worker
+/// is a panic in user code the pool does not guard (a connection's `Source`
+/// methods, the `and_return` function) or a bug in the pool.
 ///
 /// # Dropping
 ///
@@ -157,7 +158,7 @@ impl<R> PoolHandle<R> {
     /// A client that never closes keeps this waiting; see
     /// [`finish_timeout`](PoolHandle::finish_timeout). If every worker has
     /// died (of a panic outside the code the pool guards, such as a
-    /// connection's `Drop`), nobody is left to close the rest, and this
+    /// connection's `Source::deregister`), nobody is left to close the rest, and this
     /// returns at once with their results.
     pub fn finish(self) -> Vec<thread::Result<R>> {
         self.finish_until(None)

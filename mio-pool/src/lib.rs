@@ -93,7 +93,10 @@
 //!   connection becomes ready (readable or writable), including for data
 //!   that arrived while it ran.
 //! * Handler errors and panics close that one connection, never the pool;
-//!   they are counted in [`PoolStats`]. Running out of file descriptors
+//!   they are counted in [`PoolStats`]. So are panics in the adapter, in
+//!   `Listener::accept` and in a connection's `Drop`; a panic in a
+//!   connection's `Source` methods still ends its worker (see
+//!   [`PoolHandle`]). Running out of file descriptors
 //!   pauses accepting briefly (logged once per episode through `log`); open
 //!   connections are served throughout.
 //! * [`PoolHandle::terminate`] stops every worker promptly (they are woken,

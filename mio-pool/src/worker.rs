@@ -10,7 +10,7 @@ use mio::{Interest, Token};
 use mio_pool_poll::{Event, Events, Poll};
 use parking_lot::{Condvar, Mutex};
 
-use crate::conns::{Conns, LISTENER};
+use crate::conns::{ConnRef, Conns, LISTENER};
 use crate::handle::{Control, Counters};
 use crate::listener::Listener;
 
@@ -126,6 +126,30 @@ impl<L: Listener, C, E> Drop for Alive<L, C, E> {
         let _guard = pool.drained.0.lock();
         pool.live_workers.fetch_sub(1, Ordering::AcqRel);
         pool.drained.1.notify_all();
+    }
+}
+
+/// Drops a connection (or a reference to one) with a panic in its `Drop`
+/// caught, logged and counted.
+fn drop_guarded<T>(conn: T, counters: &Counters) {
+    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(move || drop(conn))) {
+        log::error!(
+            "mio-pool: dropping a closed connection panicked ({})",
+            panic_message(&*payload)
+        );
+        Counters::bump(&counters.panics);
+    }
+}
+
+impl<L: Listener, C, E> Drop for Pool<L, C, E> {
+    /// Connections still open when the pool ends (terminated, or finished
+    /// past its grace period) are dropped by whichever thread lets go of
+    /// the pool last: a worker, or the one that called `terminate`. Their
+    /// `Drop` is user code, guarded as in [`Pool::release`].
+    fn drop(&mut self) {
+        for conn in self.conns.take_all() {
+            drop_guarded(conn, &self.counters);
+        }
     }
 }
 
@@ -317,12 +341,14 @@ where
         };
         // In the table before the poller knows it: its first event may come
         // at once, to another worker, which must find it.
-        let mut conn = conn.lock();
-        if let Err(e) = self.poll.register(&mut *conn, token, CONN_INTEREST) {
+        let mut guard = conn.lock();
+        if let Err(e) = self.poll.register(&mut *guard, token, CONN_INTEREST) {
             log::warn!("mio-pool: cannot register a new connection: {e}; closing it");
             self.conns.remove(token);
             self.closed();
         }
+        drop(guard);
+        self.release(conn);
     }
 
     fn pause_accepting(&self) {
@@ -364,10 +390,19 @@ where
     where
         E: Fn(&mut C, &mut S) -> io::Result<bool>,
     {
-        let token = event.token();
-        let Some(conn) = self.conns.get(token) else {
+        let Some(conn) = self.conns.get(event.token()) else {
             return; // a stale event of a closed connection: nothing to do
         };
+        self.serve_conn(&conn, event, state);
+        // If the connection was closed, this is the last reference to it.
+        self.release(conn);
+    }
+
+    fn serve_conn<S>(&self, conn: &ConnRef<C>, event: Event, state: &mut S)
+    where
+        E: Fn(&mut C, &mut S) -> io::Result<bool>,
+    {
+        let token = event.token();
         // The poller hands `token` to one worker at a time, so this lock is
         // uncontended but for a moment right after a re-arm below.
         let mut conn = conn.lock();
@@ -419,6 +454,14 @@ where
         // Fair share used and there may be more: behind the others. No new
         // edge would come for data already there, so queue, don't re-arm.
         self.poll.requeue(current);
+    }
+
+    /// Lets go of a worker's reference to a connection. When it is the last
+    /// one (the connection was closed), the connection is dropped here, and
+    /// its `Drop` is user code: a panic in it is caught and counted, so that
+    /// it cannot take the worker down.
+    fn release(&self, conn: ConnRef<C>) {
+        drop_guarded(conn, &self.counters);
     }
 
     /// Deregisters and forgets a connection; it is dropped (and the socket

@@ -183,3 +183,88 @@ fn a_listener_panic_pauses_accepting_and_loses_no_client() {
     let results = h.terminate();
     assert!(results[0].is_ok(), "the worker survived");
 }
+
+/// A connection type whose `Drop` panics once the client asked for it
+/// (`close`: and close it; `doom`: and keep it open).
+struct DropPanics {
+    stream: mio::net::TcpStream,
+    doomed: bool,
+}
+
+delegate_source!(DropPanics, stream);
+
+impl Drop for DropPanics {
+    fn drop(&mut self) {
+        if self.doomed && !std::thread::panicking() {
+            panic!("a connection whose drop panics");
+        }
+    }
+}
+
+/// One worker serving [`DropPanics`] connections, echoing anything else.
+fn doomable_pool() -> (mio_pool::PoolHandle<()>, std::net::SocketAddr) {
+    let server = mio::net::TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = server.local_addr().unwrap();
+    let h = mio_pool::PoolBuilder::from(server)
+        .unwrap()
+        .with_adapter(|stream| DropPanics {
+            stream,
+            doomed: false,
+        })
+        .run_stateless(1, |c: &mut DropPanics| {
+            let mut buf = [0u8; 64];
+            let n = c.stream.read(&mut buf)?;
+            match &buf[..n] {
+                b"" => Ok(true),
+                b"close" => {
+                    c.doomed = true;
+                    Ok(true)
+                }
+                b"doom" => {
+                    c.doomed = true;
+                    c.stream.write_all(b"doom")?;
+                    Ok(false)
+                }
+                other => {
+                    c.stream.write_all(other)?;
+                    Ok(false)
+                }
+            }
+        });
+    (h, addr)
+}
+
+#[test]
+fn a_connection_whose_drop_panics_does_not_kill_its_worker() {
+    let (h, addr) = doomable_pool();
+    let mut survivor = client(addr);
+    round_trip(&mut survivor, b"before");
+
+    let mut victim = client(addr);
+    victim.write_all(b"close").unwrap();
+    let mut buf = [0u8; 8];
+    assert_eq!(victim.read(&mut buf).unwrap_or(0), 0);
+    wait_stats(&h, "the panic is counted", |s| {
+        s.panics == 1 && s.closed == 1
+    });
+
+    // The only worker dropped the victim; it must still be alive.
+    assert_eq!(round_trip(&mut survivor, b"after"), b"after");
+    let mut newcomer = client(addr);
+    assert_eq!(round_trip(&mut newcomer, b"new"), b"new");
+    let results = h.terminate();
+    assert!(results[0].is_ok(), "the worker survived");
+}
+
+#[test]
+fn open_connections_whose_drop_panics_are_dropped_safely_when_the_pool_ends() {
+    let (h, addr) = doomable_pool();
+    let stats = h.stats_handle();
+    let mut doomed = client(addr);
+    assert_eq!(round_trip(&mut doomed, b"doom"), b"doom");
+    // Still open: terminating drops it with the pool, in a worker or in
+    // this thread, whichever lets go of the pool last.
+    let results = h.terminate();
+    assert!(results.iter().all(Result::is_ok));
+    assert_eq!(stats.snapshot().panics, 1, "its Drop ran, and panicked");
+}

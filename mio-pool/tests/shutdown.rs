@@ -4,6 +4,8 @@ mod util;
 
 use std::io::{ErrorKind, Read};
 use std::net::TcpStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -165,21 +167,39 @@ fn zero_workers_is_a_clear_error() {
     assert!(err.to_string().contains("at least one worker"));
 }
 
-/// A connection type whose `Drop` panics once the client asked for it:
-/// user code that runs in a worker outside the handler, so the panic takes
-/// the worker down.
-struct DropPanics {
+/// A connection type whose `Source::deregister` panics once the client
+/// asked for it: user code that runs in a worker outside the code the pool
+/// guards, so the panic takes the worker down.
+struct DeregisterPanics {
     stream: mio::net::TcpStream,
     doomed: bool,
+    /// Set just before the panic.
+    dying: Arc<AtomicBool>,
 }
 
-delegate_source!(DropPanics, stream);
-
-impl Drop for DropPanics {
-    fn drop(&mut self) {
-        if self.doomed && !thread::panicking() {
-            panic!("a connection whose drop panics");
+impl mio::event::Source for DeregisterPanics {
+    fn register(
+        &mut self,
+        r: &mio::Registry,
+        t: mio::Token,
+        i: mio::Interest,
+    ) -> std::io::Result<()> {
+        self.stream.register(r, t, i)
+    }
+    fn reregister(
+        &mut self,
+        r: &mio::Registry,
+        t: mio::Token,
+        i: mio::Interest,
+    ) -> std::io::Result<()> {
+        self.stream.reregister(r, t, i)
+    }
+    fn deregister(&mut self, r: &mio::Registry) -> std::io::Result<()> {
+        if self.doomed {
+            self.dying.store(true, Ordering::Release);
+            panic!("a connection whose deregister panics");
         }
+        self.stream.deregister(r)
     }
 }
 
@@ -189,13 +209,16 @@ fn finish_returns_when_every_worker_has_died() {
 
     let server = mio::net::TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let addr = server.local_addr().unwrap();
+    let dying = Arc::new(AtomicBool::new(false));
+    let flag = dying.clone();
     let h = mio_pool::PoolBuilder::from(server)
         .unwrap()
-        .with_adapter(|stream| DropPanics {
+        .with_adapter(move |stream| DeregisterPanics {
             stream,
             doomed: false,
+            dying: flag.clone(),
         })
-        .run_stateless(1, |c: &mut DropPanics| {
+        .run_stateless(1, |c: &mut DeregisterPanics| {
             let mut buf = [0u8; 64];
             let n = c.stream.read(&mut buf)?;
             if n == 0 {
@@ -203,7 +226,7 @@ fn finish_returns_when_every_worker_has_died() {
             }
             if &buf[..n] == b"close" {
                 c.doomed = true;
-                return Ok(true); // closing drops it: the worker dies
+                return Ok(true); // closing deregisters it: the worker dies
             }
             c.stream.write_all(&buf[..n])?;
             Ok(false)
@@ -212,15 +235,18 @@ fn finish_returns_when_every_worker_has_died() {
     round_trip(&mut bystander, b"open");
     let mut victim = client(addr);
     victim.write_all(b"close").unwrap();
-    // Handshake: the victim was accepted and closed (its socket is dropped
-    // while the worker unwinds), so the worker is dying, not the listener
-    // closed on a victim still in the backlog.
-    let mut buf = [0u8; 8];
-    assert_eq!(victim.read(&mut buf).unwrap_or(0), 0);
+    // Handshake: the victim was accepted and is being closed, so the
+    // worker is dying (not the listener about to close on a victim still
+    // in the backlog).
+    within_hang("the worker panics", move || {
+        while !dying.load(Ordering::Acquire) {
+            thread::yield_now();
+        }
+    });
     // The only worker is gone; the bystander stays open, and nobody is
     // left to close it. Without counting live workers this never returns.
     let results = within_hang("finish with no worker left", move || h.finish());
     assert_eq!(results.len(), 1);
     assert!(results[0].is_err(), "the worker died of the panic");
-    drop(bystander);
+    drop((bystander, victim));
 }
