@@ -21,6 +21,30 @@ fn touchy(c: &mut mio::net::TcpStream, served: &mut u64) -> io::Result<bool> {
     Ok(false)
 }
 
+/// On a one-worker pool: a client served before, a victim whose `trigger`
+/// makes the pool close it with a panic (seen as EOF or a reset, counted),
+/// then the first client and a newcomer are served by that same worker.
+fn one_victim_others_served<R>(
+    h: &mio_pool::PoolHandle<R>,
+    addr: std::net::SocketAddr,
+    trigger: &[u8],
+) {
+    let mut survivor = client(addr);
+    round_trip(&mut survivor, b"before");
+
+    let mut victim = client(addr);
+    victim.write_all(trigger).unwrap();
+    let mut buf = [0u8; 8];
+    assert_eq!(victim.read(&mut buf).unwrap_or(0), 0);
+    wait_stats(h, "the panic is counted", |s| {
+        s.panics == 1 && s.closed == 1
+    });
+
+    assert_eq!(round_trip(&mut survivor, b"after"), b"after");
+    let mut newcomer = client(addr);
+    assert_eq!(round_trip(&mut newcomer, b"new"), b"new");
+}
+
 #[test]
 fn a_handler_panic_closes_only_its_connection() {
     let server = mio::net::TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
@@ -32,22 +56,7 @@ fn a_handler_panic_closes_only_its_connection() {
         .with_state(0u64)
         .and_return(|n| n)
         .run(1, touchy);
-    let mut survivor = client(addr);
-    round_trip(&mut survivor, b"before");
-
-    let mut victim = client(addr);
-    victim.write_all(b"panic").unwrap();
-    let mut buf = [0u8; 8];
-    // Closed by the pool: EOF (or a reset).
-    assert_eq!(victim.read(&mut buf).unwrap_or(0), 0);
-    wait_stats(&h, "the panic is counted", |s| {
-        s.panics == 1 && s.closed == 1
-    });
-
-    assert_eq!(round_trip(&mut survivor, b"after"), b"after");
-    let mut newcomer = client(addr);
-    assert_eq!(round_trip(&mut newcomer, b"new"), b"new");
-
+    one_victim_others_served(&h, addr, b"panic");
     let results = h.terminate();
     assert_eq!(results.len(), 1);
     assert_eq!(*results[0].as_ref().expect("the worker survived"), 3);
@@ -237,21 +246,8 @@ fn doomable_pool() -> (mio_pool::PoolHandle<()>, std::net::SocketAddr) {
 #[test]
 fn a_connection_whose_drop_panics_does_not_kill_its_worker() {
     let (h, addr) = doomable_pool();
-    let mut survivor = client(addr);
-    round_trip(&mut survivor, b"before");
-
-    let mut victim = client(addr);
-    victim.write_all(b"close").unwrap();
-    let mut buf = [0u8; 8];
-    assert_eq!(victim.read(&mut buf).unwrap_or(0), 0);
-    wait_stats(&h, "the panic is counted", |s| {
-        s.panics == 1 && s.closed == 1
-    });
-
     // The only worker dropped the victim; it must still be alive.
-    assert_eq!(round_trip(&mut survivor, b"after"), b"after");
-    let mut newcomer = client(addr);
-    assert_eq!(round_trip(&mut newcomer, b"new"), b"new");
+    one_victim_others_served(&h, addr, b"close");
     let results = h.terminate();
     assert!(results[0].is_ok(), "the worker survived");
 }
