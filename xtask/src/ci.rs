@@ -2,12 +2,20 @@
 
 use std::process::{Command, ExitCode};
 
-/// Runs `cargo fmt --check`, `cargo clippy -D warnings` and `cargo test` on the
-/// whole workspace, stopping at the first failure.
-pub fn run() -> ExitCode {
-    let steps: [&[&str]; 3] = [
-        &["fmt", "--all", "--check"],
-        &[
+/// One check: cargo's arguments and extra environment.
+struct Step {
+    args: &'static [&'static str],
+    env: &'static [(&'static str, &'static str)],
+}
+
+/// What `.ci/run` runs after installing the stock clients, in its order.
+const STEPS: [Step; 5] = [
+    Step {
+        args: &["fmt", "--all", "--check"],
+        env: &[],
+    },
+    Step {
+        args: &[
             "clippy",
             "--workspace",
             "--all-targets",
@@ -15,15 +23,46 @@ pub fn run() -> ExitCode {
             "-D",
             "warnings",
         ],
-        &["test", "--workspace"],
-    ];
-    for step in steps {
-        eprintln!("$ cargo {}", step.join(" "));
-        let status = Command::new(cargo()).args(step).status();
+        env: &[],
+    },
+    Step {
+        args: &["test", "--workspace"],
+        env: &[],
+    },
+    Step {
+        args: &["xtask", "bench", "--quick"],
+        env: &[],
+    },
+    // The loom models, in a target directory of their own so that the
+    // `--cfg loom` build does not invalidate the normal one.
+    Step {
+        args: &["test", "-p", "mio-pool-poll", "--lib", "--release", "loom"],
+        env: &[
+            ("RUSTFLAGS", "--cfg loom"),
+            ("CARGO_TARGET_DIR", "target/loom"),
+        ],
+    },
+];
+
+/// Runs the steps of `.ci/run` (format, lints, tests, the benchmark's smoke
+/// test, the loom models), stopping at the first failure.
+pub fn run() -> ExitCode {
+    for step in &STEPS {
+        let shown: Vec<String> = step
+            .env
+            .iter()
+            .map(|(k, v)| format!("{k}={v:?} "))
+            .collect();
+        let line = format!("{}cargo {}", shown.concat(), step.args.join(" "));
+        eprintln!("$ {line}");
+        let status = Command::new(cargo())
+            .args(step.args)
+            .envs(step.env.iter().copied())
+            .status();
         match status {
             Ok(s) if s.success() => {}
             Ok(s) => {
-                eprintln!("xtask ci: `cargo {}` failed ({s})", step.join(" "));
+                eprintln!("xtask ci: `{line}` failed ({s})");
                 return ExitCode::FAILURE;
             }
             Err(e) => {
@@ -38,4 +77,19 @@ pub fn run() -> ExitCode {
 /// The cargo that runs us (`$CARGO`), or the one on `PATH`.
 pub fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `.ci/run` is the contract; this keeps `cargo xtask ci` in step with it.
+    #[test]
+    fn every_step_appears_in_ci_run() {
+        let script = include_str!("../../.ci/run");
+        for step in &STEPS {
+            let command = format!("cargo {}", step.args.join(" "));
+            assert!(script.contains(&command), "{command} is not in .ci/run");
+        }
+    }
 }
