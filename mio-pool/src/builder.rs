@@ -166,10 +166,10 @@ impl<L: Listener, C, S, R> PoolBuilder<L, C, S, R> {
     /// 250 Hz. Yielding bounds that wait, at the price of more context
     /// switches: in the benchmark it cut the p99 latency at 64 connections
     /// to about a third and raised context switches per round trip from
-    /// about 0.05 to as much as 0.16. Switch it off when the workers have cores
-    /// to themselves, or when throughput matters more than the latency
-    /// tail; [`PoolStats::cpu_yields`](crate::PoolStats::cpu_yields) counts
-    /// the yields.
+    /// about 0.05 to as much as 0.16. Switch it off when the workers have
+    /// cores to themselves, or when throughput matters more than the
+    /// latency tail; [`PoolStats::cpu_yields`](crate::PoolStats::cpu_yields)
+    /// counts the yields.
     pub fn set_yield_after(mut self, after: Option<Duration>) -> Self {
         self.tuning.yield_after = after;
         self

@@ -158,8 +158,8 @@ impl<R> PoolHandle<R> {
     /// A client that never closes keeps this waiting; see
     /// [`finish_timeout`](PoolHandle::finish_timeout). If every worker has
     /// died (of a panic outside the code the pool guards, such as a
-    /// connection's `Source::deregister`), nobody is left to close the rest, and this
-    /// returns at once with their results.
+    /// connection's `Source::deregister`), nobody is left to close the
+    /// rest, and this returns at once with their results.
     pub fn finish(self) -> Vec<thread::Result<R>> {
         self.finish_until(None)
     }
