@@ -117,12 +117,14 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod builder;
+mod connection;
 mod conns;
 mod handle;
 mod listener;
 mod worker;
 
 pub use builder::{PoolBuilder, RunError};
+pub use connection::Connection;
 pub use handle::{PoolHandle, PoolStats, StatsHandle};
 pub use listener::Listener;
 /// An implementation of a `Poll` interface very similar to that of
