@@ -10,8 +10,9 @@ use mio::Interest;
 use mio_pool_poll::Poll;
 
 use crate::conns::LISTENER;
-use crate::handle::{Control, Counters, PoolHandle, StatsHandle};
+use crate::handle::{Control, PoolHandle};
 use crate::listener::Listener;
+use crate::stats::{Counters, StatsHandle};
 use crate::worker::{Adapter, Alive, Pool, Tuning};
 
 /// Why a pool could not start.
@@ -40,11 +41,17 @@ pub enum RunError {
 /// makes of it), `S` each worker's state and `R` what each worker returns
 /// at the end. See the [crate docs](crate) for an example.
 pub struct PoolBuilder<L: Listener, C, S, R> {
-    listener: L,
-    poll: Poll,
+    base: Base<L>,
     state: S,
     finalize: Arc<dyn Fn(S) -> R + Send + Sync>,
     adapter: Adapter<L::Connection, C>,
+}
+
+/// The parts of a [`PoolBuilder`] whose types do not change as it is
+/// configured, moved whole from one builder type to the next.
+struct Base<L> {
+    listener: L,
+    poll: Poll,
     thread_name_prefix: String,
     tuning: Tuning,
     counters: Arc<Counters>,
@@ -64,14 +71,16 @@ impl<L: Listener> PoolBuilder<L, L::Connection, (), ()> {
         let poll = Poll::new()?;
         poll.register(&mut listener, LISTENER, Interest::READABLE)?;
         Ok(PoolBuilder {
-            listener,
-            poll,
+            base: Base {
+                listener,
+                poll,
+                thread_name_prefix: "pool-".to_owned(),
+                tuning: Tuning::default(),
+                counters: Arc::default(),
+            },
             state: (),
             finalize: Arc::new(|()| ()),
             adapter: Arc::new(|c| c),
-            thread_name_prefix: "pool-".to_owned(),
-            tuning: Tuning::default(),
-            counters: Arc::default(),
         })
     }
 }
@@ -84,14 +93,10 @@ impl<L: Listener, C, S, R> PoolBuilder<L, C, S, R> {
         S2: Clone + Send + 'static,
     {
         PoolBuilder {
-            listener: self.listener,
-            poll: self.poll,
+            base: self.base,
             state,
             finalize: Arc::new(|_| ()),
             adapter: self.adapter,
-            thread_name_prefix: self.thread_name_prefix,
-            tuning: self.tuning,
-            counters: self.counters,
         }
     }
 
@@ -102,14 +107,10 @@ impl<L: Listener, C, S, R> PoolBuilder<L, C, S, R> {
         F: Fn(S) -> R2 + Send + Sync + 'static,
     {
         PoolBuilder {
-            listener: self.listener,
-            poll: self.poll,
+            base: self.base,
             state: self.state,
             finalize: Arc::new(finalize),
             adapter: self.adapter,
-            thread_name_prefix: self.thread_name_prefix,
-            tuning: self.tuning,
-            counters: self.counters,
         }
     }
 
@@ -127,21 +128,17 @@ impl<L: Listener, C, S, R> PoolBuilder<L, C, S, R> {
         NC: mio::event::Source + Send + 'static,
     {
         PoolBuilder {
-            listener: self.listener,
-            poll: self.poll,
+            base: self.base,
             state: self.state,
             finalize: self.finalize,
             adapter: Arc::new(adapter),
-            thread_name_prefix: self.thread_name_prefix,
-            tuning: self.tuning,
-            counters: self.counters,
         }
     }
 
     /// Names the worker threads `prefix` followed by their index (default:
     /// `pool-0`, `pool-1`, ...).
     pub fn set_thread_name_prefix(mut self, prefix: &str) -> Self {
-        prefix.clone_into(&mut self.thread_name_prefix);
+        prefix.clone_into(&mut self.base.thread_name_prefix);
         self
     }
 
@@ -152,7 +149,7 @@ impl<L: Listener, C, S, R> PoolBuilder<L, C, S, R> {
     /// cores, at the price of more thread wake-ups; larger values keep work
     /// on the threads that are already awake.
     pub fn set_events_per_poll(mut self, n: usize) -> Self {
-        self.tuning.events_per_poll = n.max(1);
+        self.base.tuning.events_per_poll = n.max(1);
         self
     }
 
@@ -171,16 +168,14 @@ impl<L: Listener, C, S, R> PoolBuilder<L, C, S, R> {
     /// latency tail; [`PoolStats::cpu_yields`](crate::PoolStats::cpu_yields)
     /// counts the yields.
     pub fn set_yield_after(mut self, after: Option<Duration>) -> Self {
-        self.tuning.yield_after = after;
+        self.base.tuning.yield_after = after;
         self
     }
 
     /// A view of the pool's counters, available before the pool runs so
     /// that the handler can capture it.
     pub fn stats_handle(&self) -> StatsHandle {
-        StatsHandle {
-            counters: self.counters.clone(),
-        }
+        StatsHandle::new(self.base.counters.clone())
     }
 
     /// Starts `workers` threads that accept connections and call `on_ready`
@@ -258,19 +253,26 @@ impl<L: Listener, C, S, R> PoolBuilder<L, C, S, R> {
         if workers == 0 {
             return Err(RunError::NoWorkers);
         }
+        let Base {
+            listener,
+            poll,
+            thread_name_prefix,
+            tuning,
+            counters,
+        } = self.base;
         let pool = Arc::new(Pool::new(
-            self.poll,
-            self.listener,
+            poll,
+            listener,
             self.adapter,
             on_ready,
-            self.counters.clone(),
-            self.tuning,
+            counters.clone(),
+            tuning,
         ));
         let control: Arc<dyn Control> = pool.clone();
         let mut handle = PoolHandle {
             control,
             workers: Vec::with_capacity(workers),
-            counters: self.counters,
+            counters,
         };
         for index in 0..workers {
             let pool = pool.clone();
@@ -278,7 +280,7 @@ impl<L: Listener, C, S, R> PoolBuilder<L, C, S, R> {
             let finalize = self.finalize.clone();
             let alive = Alive::new(&pool);
             let spawned = thread::Builder::new()
-                .name(format!("{}{index}", self.thread_name_prefix))
+                .name(format!("{thread_name_prefix}{index}"))
                 .spawn(move || {
                     let _alive = alive;
                     pool.work(&mut state);
@@ -297,10 +299,10 @@ impl<L: Listener, C, S, R> PoolBuilder<L, C, S, R> {
 impl<L: Listener, C, S, R> fmt::Debug for PoolBuilder<L, C, S, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PoolBuilder")
-            .field("poll", &self.poll)
-            .field("thread_name_prefix", &self.thread_name_prefix)
-            .field("events_per_poll", &self.tuning.events_per_poll)
-            .field("yield_after", &self.tuning.yield_after)
+            .field("poll", &self.base.poll)
+            .field("thread_name_prefix", &self.base.thread_name_prefix)
+            .field("events_per_poll", &self.base.tuning.events_per_poll)
+            .field("yield_after", &self.base.tuning.yield_after)
             .finish_non_exhaustive()
     }
 }

@@ -113,6 +113,7 @@
 //!   hand-off delay of about a millisecond, events that the worker would have
 //!   picked up next). Do not block in handlers.
 
+#![forbid(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]
 #![doc(test(attr(deny(warnings))))]
 
@@ -121,13 +122,15 @@ mod connection;
 mod conns;
 mod handle;
 mod listener;
+mod stats;
 mod worker;
 
 pub use builder::{PoolBuilder, RunError};
 pub use connection::Connection;
-pub use handle::{PoolHandle, PoolStats, StatsHandle};
+pub use handle::PoolHandle;
 pub use listener::Listener;
 /// An implementation of a `Poll` interface very similar to that of
 /// `mio::Poll`, that many threads may call at once: the `mio-pool-poll`
 /// crate.
 pub use mio_pool_poll as poll;
+pub use stats::{PoolStats, StatsHandle};
