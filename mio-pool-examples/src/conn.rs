@@ -395,6 +395,9 @@ impl<S: Source> Source for Conn<S> {
     }
 }
 
+/// No hooks of its own: `Conn` lingers on close by itself.
+impl<S: Source> mio_pool::Connection for Conn<S> {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,11 +9,12 @@ use std::time::Duration;
 use mio::Interest;
 use mio_pool_poll::Poll;
 
+use crate::connection::Connection;
 use crate::conns::LISTENER;
 use crate::handle::{Control, PoolHandle};
 use crate::listener::Listener;
 use crate::stats::{Counters, StatsHandle};
-use crate::worker::{Adapter, Alive, Pool, Tuning};
+use crate::worker::{Adapter, Alive, Limits, Pool, Tuning};
 
 /// Why a pool could not start.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +55,7 @@ struct Base<L> {
     poll: Poll,
     thread_name_prefix: String,
     tuning: Tuning,
+    limits: Limits,
     counters: Arc<Counters>,
 }
 
@@ -76,6 +78,7 @@ impl<L: Listener> PoolBuilder<L, L::Connection, (), ()> {
                 poll,
                 thread_name_prefix: "pool-".to_owned(),
                 tuning: Tuning::default(),
+                limits: Limits::default(),
                 counters: Arc::default(),
             },
             state: (),
@@ -116,8 +119,10 @@ impl<L: Listener, C, S, R> PoolBuilder<L, C, S, R> {
 
     /// Turns each accepted connection into the type the handler works on
     /// (a buffered wrapper, a protocol session, ...) before it is
-    /// registered. The new type only needs `mio::event::Source` (delegate it
-    /// to the inner stream), `Send` and `'static`.
+    /// registered. The new type needs [`Connection`] (for a type that
+    /// holds no output of its own and has no deadline, delegate
+    /// `mio::event::Source` to the inner stream and write
+    /// `impl mio_pool::Connection for MyType {}`), `Send` and `'static`.
     ///
     /// If the adapter panics, that connection is dropped and the panic is
     /// logged and counted in [`PoolStats::panics`](crate::PoolStats::panics);
@@ -125,7 +130,7 @@ impl<L: Listener, C, S, R> PoolBuilder<L, C, S, R> {
     pub fn with_adapter<NC, F>(self, adapter: F) -> PoolBuilder<L, NC, S, R>
     where
         F: Fn(L::Connection) -> NC + Send + Sync + 'static,
-        NC: mio::event::Source + Send + 'static,
+        NC: Connection + Send + 'static,
     {
         PoolBuilder {
             base: self.base,
@@ -172,6 +177,52 @@ impl<L: Listener, C, S, R> PoolBuilder<L, C, S, R> {
         self
     }
 
+    /// Closes a connection that has had neither a readiness event nor a
+    /// handler call for `timeout`, and counts it in
+    /// [`PoolStats::timed_out`](crate::PoolStats::timed_out). The
+    /// connection is closed as after `Ok(true)`: its
+    /// [`on_deadline`](Connection::on_deadline) runs first, then
+    /// [`poll_close`](Connection::poll_close) may deliver what it still
+    /// holds. Default: none; `Duration::ZERO` switches it off again.
+    ///
+    /// It closes no earlier than `timeout` after the last event, and at most
+    /// an eighth of `timeout` later (plus however late a busy worker gets
+    /// to it): the pool keeps deadlines in a timer wheel whose tick is a
+    /// sixteenth of the shortest pool-wide timeout (between 1 and 50 ms).
+    /// An idle connection costs no CPU; an active one a store per event.
+    /// See "Deadlines, the cap and closing" in the [crate docs](crate).
+    pub fn set_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.base.limits.idle_timeout = (!timeout.is_zero()).then_some(timeout);
+        self
+    }
+
+    /// How long a connection may take to close once its handler returned
+    /// `Ok(true)` or a deadline passed: while its
+    /// [`poll_close`](Connection::poll_close) returns `WouldBlock` (output
+    /// still queued for a slow reader, say), the pool calls it again on
+    /// each event, and drops the connection when this runs out (counted in
+    /// [`PoolStats::timed_out`](crate::PoolStats::timed_out)). Default: 5 s,
+    /// or the idle timeout if that is shorter. `Duration::ZERO`: one try.
+    pub fn set_close_timeout(mut self, timeout: Duration) -> Self {
+        self.base.limits.close_timeout = Some(timeout);
+        self
+    }
+
+    /// At most `n` connections open at once: with `n` open, the pool stops
+    /// accepting, and new clients wait in the kernel's listen backlog
+    /// (neither refused nor accepted and closed) until a connection closes;
+    /// then they are accepted in order. [`PoolStats::open`](crate::PoolStats::open)
+    /// never exceeds `n`. Connections that are closing count as open.
+    /// Default: no cap; `0` switches it off again.
+    ///
+    /// What waits in the backlog is up to the OS: the listener's backlog
+    /// size bounds it (Linux: `somaxconn`, 4096 by default), and beyond
+    /// it new clients' handshakes are dropped and retried by their TCP.
+    pub fn set_max_connections(mut self, n: usize) -> Self {
+        self.base.limits.max_connections = (n > 0).then_some(n);
+        self
+    }
+
     /// A view of the pool's counters, available before the pool runs so
     /// that the handler can capture it.
     pub fn stats_handle(&self) -> StatsHandle {
@@ -188,7 +239,7 @@ impl<L: Listener, C, S, R> PoolBuilder<L, C, S, R> {
     /// | `Ok(false)`          | calls it again: there may be more                          |
     /// | `Err(WouldBlock)`    | re-arms the connection; calls it again when it is ready    |
     /// | `Err(Interrupted)`   | calls it again                                             |
-    /// | `Ok(true)`           | deregisters and drops the connection: it is done           |
+    /// | `Ok(true)`           | closes it: `poll_close`, then deregisters and drops it     |
     /// | any other `Err`      | counts a handler error, closes the connection             |
     /// | panics               | counts a panic, closes the connection; the worker lives on |
     ///
@@ -213,7 +264,7 @@ impl<L: Listener, C, S, R> PoolBuilder<L, C, S, R> {
     pub fn run<E>(self, workers: usize, on_ready: E) -> PoolHandle<R>
     where
         E: Fn(&mut C, &mut S) -> io::Result<bool> + Send + Sync + 'static,
-        C: mio::event::Source + Send + 'static,
+        C: Connection + Send + 'static,
         S: Clone + Send + 'static,
         R: Send + 'static,
     {
@@ -229,7 +280,7 @@ impl<L: Listener, C, S, R> PoolBuilder<L, C, S, R> {
     pub fn run_stateless<E>(self, workers: usize, on_ready: E) -> PoolHandle<R>
     where
         E: Fn(&mut C) -> io::Result<bool> + Send + Sync + 'static,
-        C: mio::event::Source + Send + 'static,
+        C: Connection + Send + 'static,
         S: Clone + Send + 'static,
         R: Send + 'static,
     {
@@ -246,7 +297,7 @@ impl<L: Listener, C, S, R> PoolBuilder<L, C, S, R> {
     pub fn try_run<E>(self, workers: usize, on_ready: E) -> Result<PoolHandle<R>, RunError>
     where
         E: Fn(&mut C, &mut S) -> io::Result<bool> + Send + Sync + 'static,
-        C: mio::event::Source + Send + 'static,
+        C: Connection + Send + 'static,
         S: Clone + Send + 'static,
         R: Send + 'static,
     {
@@ -258,6 +309,7 @@ impl<L: Listener, C, S, R> PoolBuilder<L, C, S, R> {
             poll,
             thread_name_prefix,
             tuning,
+            limits,
             counters,
         } = self.base;
         let pool = Arc::new(Pool::new(
@@ -267,6 +319,7 @@ impl<L: Listener, C, S, R> PoolBuilder<L, C, S, R> {
             on_ready,
             counters.clone(),
             tuning,
+            limits,
         ));
         let control: Arc<dyn Control> = pool.clone();
         let mut handle = PoolHandle {
@@ -303,6 +356,7 @@ impl<L: Listener, C, S, R> fmt::Debug for PoolBuilder<L, C, S, R> {
             .field("thread_name_prefix", &self.base.thread_name_prefix)
             .field("events_per_poll", &self.base.tuning.events_per_poll)
             .field("yield_after", &self.base.tuning.yield_after)
+            .field("limits", &self.base.limits)
             .finish_non_exhaustive()
     }
 }

@@ -14,6 +14,7 @@ pub(crate) struct Counters {
     pub(crate) panics: AtomicU64,
     pub(crate) accept_errors: AtomicU64,
     pub(crate) cpu_yields: AtomicU64,
+    pub(crate) timed_out: AtomicU64,
 }
 
 impl Counters {
@@ -44,6 +45,7 @@ impl Counters {
             panics: self.panics.load(Ordering::Acquire),
             accept_errors: self.accept_errors.load(Ordering::Acquire),
             cpu_yields: self.cpu_yields.load(Ordering::Acquire),
+            timed_out: self.timed_out.load(Ordering::Acquire),
         }
     }
 }
@@ -56,7 +58,8 @@ pub struct PoolStats {
     /// Connections open now (accepted and not closed).
     pub open: u64,
     /// Connections closed: the handler returned `Ok(true)` or an error,
-    /// panicked, or the poller failed to (re)register the connection.
+    /// panicked, a deadline passed, or the poller failed to (re)register
+    /// the connection.
     pub closed: u64,
     /// Handler calls that returned an error other than `WouldBlock` and
     /// `Interrupted` (each closed its connection).
@@ -74,6 +77,13 @@ pub struct PoolStats {
     /// runnable threads on that CPU need not wait for the scheduler's tick.
     /// Zero on a pool that is never busy for that long.
     pub cpu_yields: u64,
+    /// Connections closed because a deadline passed: the idle timeout
+    /// ([`PoolBuilder::set_idle_timeout`](crate::PoolBuilder::set_idle_timeout)),
+    /// the connection's own [`deadline`](crate::Connection::deadline), or
+    /// the close timeout while it was closing
+    /// ([`PoolBuilder::set_close_timeout`](crate::PoolBuilder::set_close_timeout)).
+    /// Each connection counts once; each is also counted in `closed`.
+    pub timed_out: u64,
 }
 
 /// A cheap, cloneable view of a pool's counters, usable from inside the

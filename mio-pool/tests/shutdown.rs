@@ -178,6 +178,7 @@ struct DeregisterPanics {
 }
 
 delegate_source!(DeregisterPanics, stream, before_deregister = die_if_doomed);
+impl mio_pool::Connection for DeregisterPanics {}
 
 impl DeregisterPanics {
     fn die_if_doomed(&mut self) {

@@ -2,14 +2,16 @@
 //! admitting accepted connections into the table and the poller.
 
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use mio::Interest;
 use mio_pool_poll::Event;
 
 use super::guard::catch;
+use super::slot::Slot;
 use super::{Pool, CONN_INTEREST};
+use crate::connection::Connection;
 use crate::conns::LISTENER;
 use crate::listener::Listener;
 use crate::stats::Counters;
@@ -23,14 +25,28 @@ pub(crate) const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 /// cannot starve them.
 const ACCEPTS_PER_EVENT: usize = 256;
 
-/// When accepting is paused, and whether the pause is for lack of file
-/// descriptors.
+/// When accepting is paused, and why: a failed accept (out of file
+/// descriptors, say) pauses it for [`ACCEPT_PAUSE`]; the connection cap
+/// pauses it until a connection closes.
 ///
 /// While paused the listener stays *disarmed* in the poller: the clients
-/// waiting in the backlog raise no new edge, so resuming accepts directly
+/// waiting in the backlog raise no new edge (they wait there, neither
+/// refused nor accepted), so resuming accepts directly
 /// ([`take_due`](Acceptor::take_due), then `Pool::accept(None)`) instead of
 /// re-arming. The workers' loop asks for [`timeout`](Acceptor::timeout) (how
 /// long it may block in `poll`) and for `take_due` after every batch.
+///
+/// | state          | listener | leaves it                                                        |
+/// |----------------|----------|------------------------------------------------------------------|
+/// | accepting      | armed, or held by the accepting worker | a failed accept (paused), `open` reaching the cap (capped) |
+/// | paused         | disarmed | `paused_until` passes: the next worker to finish a batch resumes |
+/// | capped         | disarmed | a close: the closing worker makes the pause due at once, as above |
+///
+/// The cap is checked before every accept, by the one worker that holds
+/// the listener; only it raises `open`, so `open` never exceeds the cap.
+/// Capping and closing race; each side writes its flag, fences, then reads
+/// the other's (a Dekker handshake), so at least one of them sees that
+/// accepting must go on.
 pub(crate) struct Acceptor {
     /// Start of the pool, the origin of `paused_until`.
     epoch: Instant,
@@ -39,14 +55,54 @@ pub(crate) struct Acceptor {
     /// Set while accept fails for lack of file descriptors, so that the
     /// condition is logged once per episode, not once per attempt.
     out_of_fds: AtomicBool,
+    /// At most this many connections open; `u64::MAX`: no cap.
+    max_open: u64,
+    /// Set while accepting is stopped by the cap.
+    capped: AtomicBool,
 }
 
 impl Acceptor {
-    pub(crate) fn new() -> Acceptor {
+    pub(crate) fn new(max_connections: Option<usize>) -> Acceptor {
         Acceptor {
             epoch: Instant::now(),
             paused_until: AtomicU64::new(0),
             out_of_fds: AtomicBool::new(false),
+            max_open: max_connections.map_or(u64::MAX, |n| u64::try_from(n).unwrap_or(u64::MAX)),
+            capped: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether the cap stops accepting now. Called by the worker that holds
+    /// the listener, before each accept.
+    fn capped(&self, counters: &Counters) -> bool {
+        if counters.open() < self.max_open {
+            return false;
+        }
+        self.capped.store(true, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        if counters.open() < self.max_open {
+            // A connection closed meanwhile, perhaps before it could see
+            // the flag: go on. (If it did see it, its resume finds nothing
+            // more to accept, or the next client.)
+            self.capped.store(false, Ordering::SeqCst);
+            return false;
+        }
+        true
+    }
+
+    /// A connection closed (after `closed` was counted): resume accepting
+    /// if the cap had stopped it.
+    pub(crate) fn on_close(&self, counters: &Counters) {
+        if self.max_open == u64::MAX {
+            return;
+        }
+        fence(Ordering::SeqCst);
+        if self.capped.load(Ordering::SeqCst)
+            && counters.open() < self.max_open
+            && self.capped.swap(false, Ordering::SeqCst)
+        {
+            // Due at once: this worker resumes at the end of its batch.
+            self.paused_until.store(1, Ordering::Release);
         }
     }
 
@@ -110,7 +166,7 @@ impl Acceptor {
 impl<L, C, E> Pool<L, C, E>
 where
     L: Listener,
-    C: mio::event::Source + Send + 'static,
+    C: Connection + Send + 'static,
 {
     /// Accepts until `WouldBlock` (or [`ACCEPTS_PER_EVENT`]), then re-arms
     /// the listener. `event` is the listener's event, if this runs for one.
@@ -121,6 +177,10 @@ where
         };
         let mut accepted = 0;
         loop {
+            if self.acceptor.capped(&self.counters) {
+                // The listener stays disarmed; a close resumes accepting.
+                return;
+            }
             // `Listener::accept` may be user code: a panic in it counts as
             // a panic and as a failed accept (which pauses accepting, so a
             // listener that always panics does not spin a worker).
@@ -177,7 +237,7 @@ where
             return;
         };
         Counters::bump(&self.counters.accepted);
-        let Some((token, conn)) = self.conns.insert(conn) else {
+        let Some((token, conn)) = self.conns.insert(Slot::new(conn)) else {
             log::warn!("mio-pool: connection table full; closing the new connection");
             Counters::bump(&self.counters.accept_errors);
             Counters::bump(&self.counters.closed);
@@ -186,9 +246,16 @@ where
         // In the table before the poller knows it: its first event may come
         // at once, to another worker, which must find it.
         let mut guard = conn.lock();
-        if let Err(e) = self.poll.register(&mut *guard, token, CONN_INTEREST) {
+        if let Err(e) = self.poll.register(&mut guard.conn, token, CONN_INTEREST) {
             log::warn!("mio-pool: cannot register a new connection: {e}; closing it");
             self.retire(token, &mut guard);
+        } else {
+            // Its deadlines run from now.
+            let now = Instant::now();
+            if self.timers.idle_ticks().is_some() {
+                guard.timer.last_active = self.timers.tick_of(now);
+            }
+            self.check_deadline(token, &mut guard, now);
         }
         drop(guard);
         self.release(conn);

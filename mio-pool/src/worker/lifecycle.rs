@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::Pool;
+use crate::connection::Connection;
 use crate::conns::LISTENER;
 use crate::handle::Control;
 use crate::listener::Listener;
@@ -83,6 +84,7 @@ impl<L: Listener, C, E> Pool<L, C, E> {
     /// Counts a connection closed; wakes `finish` when it was the last.
     pub(super) fn closed(&self) {
         Counters::bump(&self.counters.closed);
+        self.acceptor.on_close(&self.counters);
         if self.phase.get() == Phase::Finishing && self.counters.open() == 0 {
             let _guard = self.drained.0.lock();
             self.drained.1.notify_all();
@@ -93,7 +95,7 @@ impl<L: Listener, C, E> Pool<L, C, E> {
 impl<L, C, E> Control for Pool<L, C, E>
 where
     L: Listener,
-    C: mio::event::Source + Send + 'static,
+    C: Connection + Send + 'static,
     E: Send + Sync,
 {
     fn stop_accepting(&self) {

@@ -3,15 +3,21 @@
 //! | file            | concept                                                     |
 //! |-----------------|-------------------------------------------------------------|
 //! | `mod.rs`        | the shared [`Pool`] and the loop every worker runs ([`Pool::work`]) |
-//! | `accept.rs`     | accepting: the [`Acceptor`](accept::Acceptor) and admitting connections |
-//! | `serve.rs`      | serving: the handler contract, re-arming, the one retire path |
+//! | `accept.rs`     | accepting: the [`Acceptor`](accept::Acceptor) (pauses, the connection cap) and admitting connections |
+//! | `slot.rs`       | what the pool keeps per connection, and its [`Life`](slot::Life) |
+//! | `serve.rs`      | serving: the handler contract, re-arming, closing, the one retire path |
+//! | `timers.rs`     | the timer wheel and the per-connection [`Timer`](timers::Timer) |
+//! | `deadline.rs`   | enforcing deadlines: after the handler, and sweeping the wheel |
 //! | `lifecycle.rs`  | the pool's [`Phase`](lifecycle::Phase), [`Alive`], finishing and terminating |
 //! | `guard.rs`      | the panic guards around user code                          |
 
 mod accept;
+mod deadline;
 mod guard;
 mod lifecycle;
 mod serve;
+mod slot;
+mod timers;
 
 use std::io;
 use std::sync::atomic::AtomicUsize;
@@ -22,6 +28,7 @@ use mio::Interest;
 use mio_pool_poll::{Events, Poll};
 use parking_lot::{Condvar, Mutex};
 
+use crate::connection::Connection;
 use crate::conns::{Conns, LISTENER};
 use crate::listener::Listener;
 use crate::stats::Counters;
@@ -30,6 +37,9 @@ use accept::Acceptor;
 use guard::drop_guarded;
 pub(crate) use lifecycle::Alive;
 use lifecycle::PhaseCell;
+use slot::Slot;
+pub(crate) use timers::Limits;
+use timers::Timers;
 
 /// Connections are registered for both, so that a handler also runs when a
 /// full send buffer drains.
@@ -85,7 +95,8 @@ pub(crate) struct Pool<L: Listener, C, E> {
     /// and by `stop_accepting`.
     listener: Mutex<Option<L>>,
     acceptor: Acceptor,
-    conns: Conns<C>,
+    conns: Conns<Slot<C>>,
+    timers: Timers,
     adapter: Adapter<L::Connection, C>,
     on_ready: E,
     phase: PhaseCell,
@@ -115,7 +126,7 @@ impl<L: Listener, C, E> Drop for Pool<L, C, E> {
 impl<L, C, E> Pool<L, C, E>
 where
     L: Listener,
-    C: mio::event::Source + Send + 'static,
+    C: Connection + Send + 'static,
 {
     pub(crate) fn new(
         poll: Poll,
@@ -124,12 +135,14 @@ where
         on_ready: E,
         counters: Arc<Counters>,
         tuning: Tuning,
+        limits: Limits,
     ) -> Pool<L, C, E> {
         Pool {
             poll,
             listener: Mutex::new(Some(listener)),
-            acceptor: Acceptor::new(),
+            acceptor: Acceptor::new(limits.max_connections),
             conns: Conns::new(),
+            timers: Timers::new(&limits),
             adapter,
             on_ready,
             phase: PhaseCell::default(),
@@ -168,7 +181,11 @@ where
                 Counters::bump(&self.counters.cpu_yields);
                 on_cpu_since = Instant::now();
             }
-            let polled = self.poll.poll(&mut events, self.acceptor.timeout());
+            let timeout = match (self.acceptor.timeout(), self.timers.timeout(before)) {
+                (Some(a), Some(t)) => Some(a.min(t)),
+                (a, t) => a.or(t),
+            };
+            let polled = self.poll.poll(&mut events, timeout);
             let after = Instant::now();
             if after.duration_since(before) >= OFF_CPU {
                 on_cpu_since = after;
@@ -186,9 +203,10 @@ where
                 if event.token() == LISTENER {
                     self.accept(Some(*event));
                 } else {
-                    self.serve(*event, state);
+                    self.serve(*event, state, after);
                 }
             }
+            self.sweep(after);
             if self.acceptor.take_due() {
                 self.accept(None);
             }
