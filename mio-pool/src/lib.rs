@@ -86,6 +86,73 @@
 //! Tokens carry the slot's generation, so an event of a closed connection
 //! never reaches a newer connection that reuses its slot.
 //!
+//! # Deadlines, the cap and closing
+//!
+//! A server on the pool alone would keep every connection a client holds
+//! open, however long and however many. Three settings bound that:
+//!
+//! * [`PoolBuilder::set_idle_timeout`]: a connection with neither a
+//!   readiness event nor a handler call for that long is closed.
+//! * [`Connection::deadline`]: a connection sets and moves its own deadline
+//!   (a header deadline, say); the pool asks after every handler call (and
+//!   at accept). When it passes, [`Connection::on_deadline`] may queue a last
+//!   reply (`408`), then the connection is closed.
+//! * [`PoolBuilder::set_max_connections`]: with `n` open, the pool stops
+//!   accepting; new clients wait in the kernel's listen backlog, neither
+//!   refused nor accepted and closed, and are accepted as connections close.
+//!
+//! Closing (the handler returned `Ok(true)`, or a deadline passed) calls
+//! [`Connection::poll_close`], so a connection that still holds output
+//! delivers it first: while it returns `WouldBlock`, the connection stays
+//! registered and `poll_close` is called again on each of its events, up to
+//! the close timeout ([`PoolBuilder::set_close_timeout`], default 5 s or the
+//! idle timeout if shorter). Handler errors and panics close at once.
+//! Timeouts of all three kinds are counted in [`PoolStats::timed_out`].
+//!
+//! A connection goes through these states:
+//!
+//! | state     | an event makes the pool        | its deadline passing makes the pool                  |
+//! |-----------|--------------------------------|------------------------------------------------------|
+//! | open      | call the handler               | call `on_deadline`, then close                       |
+//! | closing   | call `poll_close` again        | drop it                                              |
+//! | closed    | nothing                        | nothing                                              |
+//!
+//! Guaranteed:
+//!
+//! * A deadline never fires early. The idle timeout fires at most an eighth
+//!   of its length late, and a connection's own deadline at most 100 ms
+//!   late (two ticks of the pool's timer wheel, whose tick is a sixteenth of
+//!   the shortest pool-wide timeout, between 1 and 50 ms), plus however late
+//!   a busy worker gets to it: within a quarter of any deadline of 400 ms or
+//!   more.
+//! * No hook runs while the handler runs on the same connection, and
+//!   `on_deadline` runs once.
+//! * [`PoolStats::open`] never exceeds the cap; connections that are
+//!   closing count as open.
+//! * Cost: with no deadline set, nothing per event beyond a call of
+//!   `Connection::deadline`; with one, O(1) per event (a store, and a
+//!   timer-wheel insert only when a deadline moves earlier). No extra
+//!   thread and no extra system call per event: the workers' poll timeout
+//!   carries the next expiry, and whichever worker wakes first sweeps.
+//!
+//! Not guaranteed:
+//!
+//! * How long clients wait in the backlog, nor how many: the OS bounds the
+//!   backlog (`somaxconn`), and beyond it drops handshakes for the client to
+//!   retry.
+//! * That a closing connection delivers everything: the close timeout cuts
+//!   it off, and the peer may see a reset.
+//! * Sub-tick precision: deadlines shorter than about 400 ms may fire up to
+//!   two ticks late, more than a quarter of their length.
+//!
+//! # Changes from 0.5 in the connection type
+//!
+//! The handler's connection type (the listener's, or what
+//! [`with_adapter`](PoolBuilder::with_adapter) makes) must implement
+//! [`Connection`], not just `mio::event::Source`. mio's `TcpStream` and
+//! `UnixStream` do; for a type of your own that needs none of the hooks,
+//! add `impl mio_pool::Connection for MyType {}`.
+//!
 //! # Guarantees
 //!
 //! * A connection is handled by one worker at a time.

@@ -2,13 +2,13 @@
 //!
 //! | file            | concept                                                     |
 //! |-----------------|-------------------------------------------------------------|
-//! | `mod.rs`        | the shared [`Pool`] and the loop every worker runs ([`Pool::work`]) |
-//! | `accept.rs`     | accepting: the [`Acceptor`](accept::Acceptor) (pauses, the connection cap) and admitting connections |
-//! | `slot.rs`       | what the pool keeps per connection, and its [`Life`](slot::Life) |
+//! | `mod.rs`        | the shared `Pool` and the loop every worker runs (`Pool::work`) |
+//! | `accept.rs`     | accepting: the `Acceptor` (pauses, the connection cap) and admitting connections |
+//! | `slot.rs`       | what the pool keeps per connection, and its `Life` |
 //! | `serve.rs`      | serving: the handler contract, re-arming, closing, the one retire path |
-//! | `timers.rs`     | the timer wheel and the per-connection [`Timer`](timers::Timer) |
+//! | `timers.rs`     | the timer wheel and the per-connection `Timer` |
 //! | `deadline.rs`   | enforcing deadlines: after the handler, and sweeping the wheel |
-//! | `lifecycle.rs`  | the pool's [`Phase`](lifecycle::Phase), [`Alive`], finishing and terminating |
+//! | `lifecycle.rs`  | the pool's `Phase`, `Alive`, finishing and terminating |
 //! | `guard.rs`      | the panic guards around user code                          |
 
 mod accept;

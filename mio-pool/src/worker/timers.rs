@@ -5,7 +5,7 @@
 //!
 //! # Time in ticks
 //!
-//! Time is counted in ticks of [`Timers::tick`] since the pool started: a
+//! Time is counted in ticks since the pool started: a
 //! sixteenth of the shortest pool-wide timeout (idle or close), between
 //! [`MIN_TICK`] and [`MAX_TICK`]. A deadline is due at the first tick that
 //! starts at or after it, so it never fires early; it fires at most two
