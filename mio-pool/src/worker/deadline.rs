@@ -50,10 +50,9 @@ where
     /// Handles the wheel's due entries, if it is time and no other worker
     /// is at it. Called by every worker after each batch of events.
     pub(super) fn sweep(&self, now: Instant) {
-        let tick = self.timers.tick_of(now);
-        if !self.timers.due(tick) {
+        let Some(tick) = self.timers.due_at(now) else {
             return;
-        }
+        };
         let mut due = Vec::new();
         if !self.timers.take_due(tick, &mut due) {
             return;

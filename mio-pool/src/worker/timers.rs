@@ -157,17 +157,20 @@ impl Timers {
         Duration::from_nanos(self.tick_nanos)
     }
 
+    /// Nanoseconds from the pool's start to `t` (saturating: 584 years).
+    fn nanos(&self, t: Instant) -> u64 {
+        u64::try_from(t.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX)
+    }
+
     /// The tick `t` falls in.
     pub(crate) fn tick_of(&self, t: Instant) -> u64 {
-        let nanos = t.saturating_duration_since(self.epoch).as_nanos();
-        u64::try_from(nanos / u128::from(self.tick_nanos)).unwrap_or(NEVER - 1)
+        self.nanos(t) / self.tick_nanos
     }
 
     /// The first tick that starts at or after `t`: a deadline due then
     /// never fires before `t`.
     pub(crate) fn tick_after(&self, t: Instant) -> u64 {
-        let nanos = t.saturating_duration_since(self.epoch).as_nanos();
-        u64::try_from(nanos.div_ceil(u128::from(self.tick_nanos))).unwrap_or(NEVER - 1)
+        self.nanos(t).div_ceil(self.tick_nanos)
     }
 
     /// The idle timeout in ticks, if there is one.
@@ -195,6 +198,16 @@ impl Timers {
     /// Whether some entry may be due at tick `now`: one atomic load.
     pub(crate) fn due(&self, now: u64) -> bool {
         self.next_due.load(Ordering::Acquire) <= now
+    }
+
+    /// The current tick if some entry may be due at `now`; `None` at the
+    /// cost of one atomic load when the wheel is empty.
+    pub(crate) fn due_at(&self, now: Instant) -> Option<u64> {
+        if self.next_due.load(Ordering::Acquire) == NEVER {
+            return None;
+        }
+        let tick = self.tick_of(now);
+        self.due(tick).then_some(tick)
     }
 
     /// Puts an entry for `token` in the wheel at `tick` (or at the next
