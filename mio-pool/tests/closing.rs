@@ -142,3 +142,67 @@ fn a_close_that_never_completes_is_cut_off_by_the_close_timeout() {
     assert!(got.len() < REPLY, "the reply was cut off");
     h.terminate();
 }
+
+/// A connection whose close needs two calls: the first says `WouldBlock`.
+struct TwoStepClose {
+    stream: mio::net::TcpStream,
+    calls: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+delegate_source!(TwoStepClose, stream);
+
+impl mio_pool::Connection for TwoStepClose {
+    fn poll_close(&mut self) -> io::Result<()> {
+        match self.calls.fetch_add(1, Ordering::AcqRel) {
+            0 => Err(io::ErrorKind::WouldBlock.into()),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A connection that timed out and is closing gets `poll_close`, not the
+/// handler, for its next event, and closes when that says done.
+#[test]
+fn an_event_while_closing_calls_poll_close_not_the_handler() {
+    let server = mio::net::TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = server.local_addr().unwrap();
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = calls.clone();
+    let h = PoolBuilder::from(server)
+        .unwrap()
+        .set_idle_timeout(Duration::from_millis(100))
+        .set_close_timeout(HANG)
+        .with_adapter(move |stream| TwoStepClose {
+            stream,
+            calls: counted.clone(),
+        })
+        .run_stateless(2, |c: &mut TwoStepClose| {
+            assert_eq!(
+                c.calls.load(Ordering::Acquire),
+                0,
+                "the handler ran on a closing connection"
+            );
+            let mut buf = [0u8; 64];
+            match c.stream.read(&mut buf)? {
+                0 => Ok(true),
+                _ => Ok(false),
+            }
+        });
+    let mut c = client(addr);
+    // Handshake: it timed out and its first poll_close said WouldBlock.
+    let seen = calls.clone();
+    within_hang("the idle timeout starts closing", move || {
+        while seen.load(Ordering::Acquire) == 0 {
+            thread::yield_now();
+        }
+    });
+    c.write_all(b"an event while closing").unwrap();
+    let mut rest = Vec::new();
+    let _ = c.read_to_end(&mut rest);
+    assert!(rest.is_empty());
+    wait_stats(&h, "closed by the second poll_close", |s| s.closed == 1);
+    let s = h.stats();
+    assert_eq!((s.timed_out, s.panics), (1, 0), "{s:?}");
+    assert_eq!(calls.load(Ordering::Acquire), 2);
+    h.terminate();
+}

@@ -147,3 +147,88 @@ fn a_connection_deadline_closes_it_after_on_deadline_replies() {
     });
     h.terminate();
 }
+
+/// A connection that checks the pool's promises about its hooks: no
+/// handler call once closing began, `on_deadline` at most once. A broken
+/// promise panics, which the pool counts.
+struct Watched {
+    stream: mio::net::TcpStream,
+    closing: bool,
+    expired: bool,
+}
+
+delegate_source!(Watched, stream);
+
+impl mio_pool::Connection for Watched {
+    fn poll_close(&mut self) -> io::Result<()> {
+        self.closing = true;
+        Ok(())
+    }
+
+    fn on_deadline(&mut self) {
+        assert!(!self.expired, "on_deadline twice");
+        assert!(!self.closing, "on_deadline after closing began");
+        self.expired = true;
+    }
+}
+
+/// Expiry and events race for the same connections: a short idle timeout,
+/// and clients whose pauses straddle it, on several workers.
+#[test]
+fn expiry_racing_events_breaks_no_promise() {
+    const SHORT: Duration = Duration::from_millis(30);
+    const CLIENTS: usize = 16;
+    let server = mio::net::TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = server.local_addr().unwrap();
+    let h = PoolBuilder::from(server)
+        .unwrap()
+        .set_idle_timeout(SHORT)
+        .with_adapter(|stream| Watched {
+            stream,
+            closing: false,
+            expired: false,
+        })
+        .run_stateless(3, |c: &mut Watched| {
+            assert!(!c.closing, "the handler ran on a closing connection");
+            let mut buf = [0u8; 64];
+            let n = c.stream.read(&mut buf)?;
+            if n == 0 {
+                return Ok(true);
+            }
+            c.stream.write_all(&buf[..n])?;
+            Ok(false)
+        });
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|i| {
+            thread::spawn(move || {
+                let mut c = client(addr);
+                for round in 0..10u64 {
+                    // Pauses from well under to just over the timeout.
+                    let pause = (i as u64 * 7 + round * 3) % 40;
+                    thread::sleep(Duration::from_millis(pause));
+                    if c.write_all(b"x").is_err() {
+                        return; // timed out meanwhile
+                    }
+                    let mut b = [0u8; 1];
+                    match c.read(&mut b) {
+                        Ok(1) => {}
+                        _ => return, // closed by the timeout
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in clients {
+        t.join().unwrap();
+    }
+    // One more that only idles: at least one timeout, whatever the timing.
+    let mut idle = client(addr);
+    assert_eq!(idle.read(&mut [0u8; 1]).unwrap_or(0), 0);
+    wait_stats(&h, "every connection closed", |s| {
+        s.accepted == CLIENTS as u64 + 1 && s.open == 0
+    });
+    let s = h.stats();
+    assert_eq!(s.panics, 0, "a promise was broken: {s:?}");
+    assert!(s.timed_out >= 1, "{s:?}");
+    h.terminate();
+}
