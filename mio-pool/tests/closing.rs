@@ -2,9 +2,12 @@
 //! handler returns `Ok(true)` reaches a slow reader whole; a close that
 //! never completes is cut off by the close timeout.
 
+#![cfg(unix)]
+
 mod util;
 
 use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -70,6 +73,32 @@ fn reply_and_close(c: &mut Queued) -> io::Result<bool> {
     }
 }
 
+/// Shrinks a socket's buffer (`SO_SNDBUF` or `SO_RCVBUF`) to 64 KiB, so
+/// that a 4 MiB reply cannot fit in the kernel's buffers whatever their
+/// autotuning does: the pool must wait for the reader while closing.
+fn small_buffer(fd: std::os::fd::RawFd, option: libc::c_int) {
+    let size: libc::c_int = 64 << 10;
+    // SAFETY: `fd` is an open socket for the duration of the call, and
+    // `size` is a valid c_int whose address and length are passed.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            option,
+            std::ptr::addr_of!(size).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0, "setsockopt: {}", io::Error::last_os_error());
+}
+
+/// A client whose receive buffer is small (see [`small_buffer`]).
+fn small_client(addr: std::net::SocketAddr) -> std::net::TcpStream {
+    let c = client(addr);
+    small_buffer(c.as_raw_fd(), libc::SO_RCVBUF);
+    c
+}
+
 fn queued_pool(close_timeout: Duration) -> (std::net::SocketAddr, Arc<AtomicBool>, PoolHandle<()>) {
     let server = mio::net::TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let addr = server.local_addr().unwrap();
@@ -78,8 +107,11 @@ fn queued_pool(close_timeout: Duration) -> (std::net::SocketAddr, Arc<AtomicBool
     let h = PoolBuilder::from(server)
         .unwrap()
         .set_close_timeout(close_timeout)
-        .with_adapter(move |stream| Queued {
-            stream,
+        .with_adapter(move |stream: mio::net::TcpStream| Queued {
+            stream: {
+                small_buffer(stream.as_raw_fd(), libc::SO_SNDBUF);
+                stream
+            },
             out: Vec::new(),
             sent: 0,
             waited: flag.clone(),
@@ -101,7 +133,7 @@ fn wait_until(flag: Arc<AtomicBool>) {
 #[test]
 fn output_queued_at_close_reaches_a_slow_reader_whole() {
     let (addr, waited, h) = queued_pool(HANG);
-    let mut c = client(addr);
+    let mut c = small_client(addr);
     c.write_all(b"a lot, then goodbye").unwrap();
     wait_until(waited);
     // Read slowly: 16 KiB at a time, pausing every 256 KiB.
@@ -129,7 +161,7 @@ fn output_queued_at_close_reaches_a_slow_reader_whole() {
 #[test]
 fn a_close_that_never_completes_is_cut_off_by_the_close_timeout() {
     let (addr, waited, h) = queued_pool(Duration::from_millis(300));
-    let mut c = client(addr);
+    let mut c = small_client(addr);
     c.write_all(b"a lot, and I will not read it").unwrap();
     wait_until(waited);
     // The client never reads: the pool gives up and drops the connection.
