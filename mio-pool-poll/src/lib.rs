@@ -82,12 +82,13 @@
 //!
 //! **Leader/followers.** One thread at a time, the *leader*, waits in the
 //! mio poll; the others, *followers*, wait on a condition variable. When the
-//! OS returns, the leader turns OS events into deliverable events, queues
-//! them, keeps as many as its [`Events`] holds and gives up the role. If
-//! events are left over it wakes *one* follower, which takes its share and
-//! wakes the next if still more are left. Wake-ups are what a shared poller
-//! costs (a futex wake and a context switch each), so they follow the work,
-//! not the number of threads.
+//! OS returns, the leader turns OS events into deliverable events, keeps as
+//! many as its [`Events`] holds (straight into it, without a trip through
+//! the shared queue), queues the rest and gives up the role. If events are
+//! left over it wakes *one* follower, which takes its share and wakes the
+//! next if still more are left. Wake-ups are what a shared poller costs (a
+//! futex wake and a context switch each), so they follow the work, not the
+//! number of threads. `src/handoff.rs` has the state table.
 //!
 //! **Hand-off.** A leader that returns with work does not promote a follower:
 //! usually it finishes its events and is back in `poll` before anyone would
@@ -125,11 +126,11 @@
 //! patient) are explored. The models check that each event is returned
 //! exactly once, that readiness kept while a token was disarmed reaches a
 //! thread already asleep, that a batch's surplus and the leader's role pass
-//! on, that a requeued event is returned once, and that `wake` returns
-//! every poller; a wake-up that no thread sends shows up as a deadlock.
-//! What they cannot see is time: that a follower on the timer gets a
-//! batch's surplus at once rather than within [`HANDOFF`] is measured, not
-//! modelled. Run them with
+//! on, that a requeued event and one queued while the leader reads are
+//! returned once, and that `wake` returns every poller; a wake-up that no
+//! thread sends shows up as a deadlock. What they cannot see is time: that
+//! a follower on the timer gets a batch's surplus at once rather than
+//! within [`HANDOFF`] is measured, not modelled. Run them with
 //! `RUSTFLAGS="--cfg loom" cargo test -p mio-pool-poll --lib --release loom`.
 //!
 //! # Differences from `mio::Poll`
@@ -147,14 +148,17 @@
 //! * `Interrupted` from the OS is not returned; it is a spurious wake-up.
 
 #![deny(missing_docs, missing_debug_implementations)]
+#![forbid(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]
 
 mod event;
+mod handoff;
 mod poll;
 mod sync;
 mod sys;
 mod token_table;
 
 pub use event::{Event, Events, Iter};
+pub use handoff::HANDOFF;
 pub use mio::{Interest, Token};
-pub use poll::{Poll, PollStats, HANDOFF};
+pub use poll::{Poll, PollStats};

@@ -1,5 +1,5 @@
 //! The locks this crate uses, swapped for loom's under `cfg(loom)` so that the
-//! loom models (in `token_table.rs` and `poll.rs`) explore every interleaving
+//! loom models (in `token_table.rs` and `handoff/loom_models.rs`) explore every interleaving
 //! of the real code.
 //!
 //! The API is `parking_lot`'s: no poisoning, `Condvar::wait(&mut guard)`,
