@@ -136,11 +136,20 @@ impl Poll {
     ///
     /// With the same interest as before, this makes no system call.
     ///
+    /// A token that is armed (no event of it is out) may be given a new
+    /// interest as well. If the source is already ready for the new
+    /// interest, that readiness is returned once, and the token is then
+    /// disarmed as after any event. Changing the interest of a token whose
+    /// event another thread may be receiving at that moment is a race that
+    /// this poller cannot settle: re-arm only tokens that you hold or that
+    /// cannot have fired.
+    ///
     /// # Errors
     ///
     /// `NotFound` if `token` is not registered with this poller;
     /// `InvalidInput` for the reserved token; otherwise what the OS says when
-    /// the interest changes.
+    /// the interest changes (the token then keeps its old interest, and is
+    /// armed again if it was).
     pub fn reregister<S>(&self, source: &mut S, token: Token, interests: Interest) -> io::Result<()>
     where
         S: Source + ?Sized,
@@ -175,12 +184,18 @@ impl Poll {
         match self.table.rearm_same(token, interests) {
             Ok(ready) => Ok(ready),
             Err(None) => Err(not_registered()),
-            Err(Some(_old)) => {
-                // The owner holds the token (it is disarmed, or armed and
-                // only being given a new interest), so nothing else changes
-                // its interest between these two steps.
+            Err(Some(change)) => {
+                // The token is disarmed now (the table's "held for the
+                // change"), so an edge the OS raises for the new interest
+                // is kept for the re-arm below, not handed to a polling
+                // thread.
                 self.registry_calls.fetch_add(1, Ordering::Relaxed);
-                self.registry.reregister(source, token, interests)?;
+                if let Err(e) = self.registry.reregister(source, token, interests) {
+                    if let Some(event) = change.undo(&self.table) {
+                        self.handoff.push(event, Notify::Prompt);
+                    }
+                    return Err(e);
+                }
                 self.table
                     .rearm(token, interests)
                     .map_err(|()| not_registered())
