@@ -15,7 +15,7 @@ use mio::event::Source;
 use mio::{Interest, Token};
 
 use crate::event::Ready;
-use crate::{Events, Poll};
+use crate::{Event, Events, Poll};
 
 const A: Token = Token(1);
 const B: Token = Token(2);
@@ -114,6 +114,31 @@ fn joined(threads: Vec<thread::JoinHandle<Vec<Token>>>) -> Vec<Token> {
     all
 }
 
+/// The OS reports `token`, and this thread polls and gets its event: it
+/// holds the token (disarmed) from here on.
+fn hold(poll: &Poll, token: Token) -> Event {
+    report(poll, token);
+    let mut events = Events::with_capacity(4);
+    poll.poll(&mut events, None).unwrap();
+    let tokens: Vec<Token> = events.iter().map(|e| e.token()).collect();
+    assert_eq!(tokens, [token]);
+    *events.iter().next().unwrap()
+}
+
+/// Polls without blocking (every timer fires at once in the model) until a
+/// call returns nothing; returns the tokens of every event.
+fn drain_now(poll: &Poll) -> Vec<Token> {
+    let mut events = Events::with_capacity(4);
+    let mut tokens = Vec::new();
+    loop {
+        poll.poll(&mut events, Some(Duration::ZERO)).unwrap();
+        if events.is_empty() {
+            return tokens;
+        }
+        tokens.extend(events.iter().map(|e| e.token()));
+    }
+}
+
 /// Contract 5: `wake` returns every poller, whether it leads, waits on
 /// the hand-off timer or sleeps untimed, or has not started its call.
 /// Three pollers: with two, the leader's return alone would release
@@ -153,10 +178,7 @@ fn an_event_is_returned_by_exactly_one_poller() {
 fn rearm_hands_kept_readiness_to_a_sleeping_poller() {
     model(|| {
         let poll = poller(&[A]);
-        report(&poll, A);
-        let mut events = Events::with_capacity(4);
-        poll.poll(&mut events, None).unwrap();
-        assert_eq!(events.iter().map(|e| e.token()).collect::<Vec<_>>(), [A]);
+        hold(&poll, A);
         // The owner holds A (disarmed); a new edge comes meanwhile.
         report(&poll, A);
         let got = Arc::new(Got::default());
@@ -207,11 +229,7 @@ fn the_role_passes_on_when_the_leader_leaves() {
 fn a_requeued_event_is_returned_exactly_once() {
     model(|| {
         let poll = poller(&[A, B]);
-        report(&poll, A);
-        let mut events = Events::with_capacity(4);
-        poll.poll(&mut events, None).unwrap();
-        let held = *events.iter().next().unwrap();
-        assert_eq!(held.token(), A);
+        let held = hold(&poll, A);
         let got = Arc::new(Got::default());
         let other = polling_thread(&poll, 4, &got);
         report(&poll, B);
@@ -220,14 +238,7 @@ fn a_requeued_event_is_returned_exactly_once() {
         // wakes it; then the holder drains what is left, never blocking
         // (every timer fires at once in the model).
         got.wait();
-        let mut mine = Vec::new();
-        loop {
-            poll.poll(&mut events, Some(Duration::ZERO)).unwrap();
-            if events.is_empty() {
-                break;
-            }
-            mine.extend(events.iter().map(|e| e.token()));
-        }
+        let mine = drain_now(&poll);
         let mut all = joined(vec![other]);
         all.extend(mine);
         all.sort();
@@ -242,10 +253,7 @@ fn a_requeued_event_is_returned_exactly_once() {
 fn an_event_queued_while_the_leader_reads_is_returned_exactly_once() {
     model(|| {
         let poll = poller(&[A, B]);
-        report(&poll, A);
-        let mut events = Events::with_capacity(4);
-        poll.poll(&mut events, None).unwrap();
-        assert_eq!(events.iter().map(|e| e.token()).collect::<Vec<_>>(), [A]);
+        hold(&poll, A);
         // The owner holds A; a new edge comes meanwhile.
         report(&poll, A);
         let got = Arc::new(Got::default());
@@ -255,13 +263,7 @@ fn an_event_queued_while_the_leader_reads_is_returned_exactly_once() {
             .unwrap();
         let mut all = joined(vec![other]);
         // The other thread returned one event; the rest is still due.
-        loop {
-            poll.poll(&mut events, Some(Duration::ZERO)).unwrap();
-            if events.is_empty() {
-                break;
-            }
-            all.extend(events.iter().map(|e| e.token()));
-        }
+        all.extend(drain_now(&poll));
         all.sort();
         assert_eq!(all, [A, B]);
     });

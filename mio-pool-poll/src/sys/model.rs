@@ -119,11 +119,11 @@ impl Registry {
 
     pub(crate) fn reregister<S: Source + ?Sized>(
         &self,
-        _: &mut S,
-        _: Token,
-        _: Interest,
+        source: &mut S,
+        token: Token,
+        interest: Interest,
     ) -> io::Result<()> {
-        Ok(())
+        self.register(source, token, interest)
     }
 
     pub(crate) fn deregister<S: Source + ?Sized>(&self, _: &mut S) -> io::Result<()> {
