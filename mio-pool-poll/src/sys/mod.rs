@@ -1,5 +1,5 @@
 //! The OS poller under [`Poll`](crate::Poll): mio's, or under `cfg(loom)` a
-//! model of it ([`model`]), so that the hand-off's loom models run the real
+//! model of it (`model.rs`), so that the hand-off's loom models run the real
 //! hand-off code against an "OS" whose every interleaving loom controls.
 //!
 //! # What a backend provides
