@@ -108,7 +108,9 @@
 //! re-arming with pending readiness delivers it at once instead of arming.
 //! Both happen under the token's lock, so readiness is either seen at
 //! re-arm time or finds the token armed: no wake-up is lost. Re-arming with
-//! the same interest is a table update, not an `epoll_ctl`.
+//! the same interest is a table update, not an `epoll_ctl`; a change of
+//! interest disarms the token while the OS is told, so an edge the change
+//! itself raises is handed out once. `src/token_table.rs` has the table.
 //!
 //! **Stale events.** [`Poll::remove`] forgets a token; an OS event for a
 //! token that is not in the table is dropped. A token that is registered
@@ -127,8 +129,9 @@
 //! exactly once, that readiness kept while a token was disarmed reaches a
 //! thread already asleep, that a batch's surplus and the leader's role pass
 //! on, that a requeued event and one queued while the leader reads are
-//! returned once, and that `wake` returns every poller; a wake-up that no
-//! thread sends shows up as a deadlock. What they cannot see is time: that
+//! returned once, that an edge raised by a change of interest makes one
+//! holder, and that `wake` returns every poller; a wake-up that no thread
+//! sends shows up as a deadlock. What they cannot see is time: that
 //! a follower on the timer gets a batch's surplus at once rather than
 //! within [`HANDOFF`] is measured, not modelled. Run them with
 //! `RUSTFLAGS="--cfg loom" cargo test -p mio-pool-poll --lib --release loom`.
