@@ -109,6 +109,69 @@
 //! idle timeout if shorter). Handler errors and panics close at once.
 //! Timeouts of all three kinds are counted in [`PoolStats::timed_out`].
 //!
+//! ```
+//! use std::io::{Read, Write};
+//! use std::time::{Duration, Instant};
+//! use mio_pool::{Connection, PoolBuilder};
+//!
+//! /// A session that must send a whole line within 200 ms of its first byte.
+//! struct Session {
+//!     stream: mio::net::TcpStream,
+//!     line_due: Option<Instant>,
+//! }
+//!
+//! impl mio::event::Source for Session {
+//!     // ... delegates register, reregister and deregister to `stream`
+//! #   fn register(&mut self, r: &mio::Registry, t: mio::Token, i: mio::Interest) -> std::io::Result<()> {
+//! #       self.stream.register(r, t, i)
+//! #   }
+//! #   fn reregister(&mut self, r: &mio::Registry, t: mio::Token, i: mio::Interest) -> std::io::Result<()> {
+//! #       self.stream.reregister(r, t, i)
+//! #   }
+//! #   fn deregister(&mut self, r: &mio::Registry) -> std::io::Result<()> {
+//! #       self.stream.deregister(r)
+//! #   }
+//! }
+//!
+//! impl Connection for Session {
+//!     fn deadline(&self) -> Option<Instant> {
+//!         self.line_due
+//!     }
+//!     fn on_deadline(&mut self) {
+//!         let _ = self.stream.write_all(b"too slow\n"); // a few bytes: they fit
+//!     }
+//! }
+//!
+//! let server = mio::net::TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+//! let addr = server.local_addr().unwrap();
+//! let pool = PoolBuilder::from(server)
+//!     .unwrap()
+//!     .set_idle_timeout(Duration::from_secs(60))
+//!     .set_max_connections(1000)
+//!     .with_adapter(|stream| Session { stream, line_due: None })
+//!     .run_stateless(1, |s: &mut Session| {
+//!         let mut buf = [0u8; 1024];
+//!         let n = s.stream.read(&mut buf)?;
+//!         if n == 0 {
+//!             return Ok(true);
+//!         }
+//!         if buf[..n].contains(&b'\n') {
+//!             s.line_due = None; // a whole line: no deadline until the next
+//!         } else {
+//!             s.line_due.get_or_insert(Instant::now() + Duration::from_millis(200));
+//!         }
+//!         Ok(false)
+//!     });
+//!
+//! let mut slow = std::net::TcpStream::connect(addr).unwrap();
+//! slow.write_all(b"half a li").unwrap();
+//! let mut reply = String::new();
+//! slow.read_to_string(&mut reply).unwrap(); // until the pool closes it
+//! assert_eq!(reply, "too slow\n");
+//! assert_eq!(pool.stats().timed_out, 1);
+//! pool.terminate();
+//! ```
+//!
 //! A connection goes through these states:
 //!
 //! | state     | an event makes the pool        | its deadline passing makes the pool                  |
