@@ -424,7 +424,7 @@ impl<S: Source, P> Source for Conn<S, P> {
 }
 
 /// No hooks of its own: `Conn` lingers on close by itself.
-impl<S: Source> mio_pool::Connection for Conn<S> {}
+impl<S: Source, P> mio_pool::Connection for Conn<S, P> {}
 
 #[cfg(test)]
 mod tests {
