@@ -61,8 +61,8 @@ pub fn listener(opts: &Options) -> io::Result<ServerListener> {
 /// `make_state` builds the per-worker state (each worker gets a clone) from
 /// the pool's counters and the [`Draining`] flag; `on_ready` is the pool
 /// handler, which usually calls [`Conn::drive`] with a protocol function.
-/// Prints `listening on ADDR` (the real address) once the workers run, then
-/// writes `--pid-file` and tells a restarting predecessor it is ready.
+/// Once the workers run it writes `--pid-file`, prints `listening on ADDR`
+/// (the real address), and tells a restarting predecessor it is ready.
 ///
 /// When it stops, the pool stops accepting (with no successor, new clients
 /// are refused), open connections get `opts.grace` to close, then the rest
@@ -108,10 +108,12 @@ where
     // Log lines name the process: around a restart two of them log at once.
     let name = format!("{name}[{}]", std::process::id());
     log::info!("{name}: {} on {addr}", workers_phrase(opts.workers.get()));
-    announce(&addr)?;
+    // The pid file first: whoever sees the `listening on` line finds it
+    // current.
     if let Some(path) = &opts.deploy.pid_file {
         restart::write_pid_file(path)?;
     }
+    announce(&addr)?;
     restart::notify_ready(opts.deploy.ready_fd)?;
 
     let restarted = loop {
