@@ -158,3 +158,8 @@ mod token_table;
 pub use event::{Event, Events, Iter};
 pub use mio::{Interest, Token};
 pub use poll::{Poll, PollStats, HANDOFF};
+
+/// The README's example, run as a doctest so that it cannot drift.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctest;
