@@ -15,8 +15,9 @@ use crate::conn::Conn;
 use crate::listen::{ServerListener, ServerStream};
 use crate::restart::{self, Successor};
 
-/// The connection type every example handler works on: TCP or Unix.
-pub type ServerConn = Conn<ServerStream>;
+/// The connection type every example handler works on (TCP or Unix), with
+/// the protocol's per-connection state `P`.
+pub type ServerConn<P = ()> = Conn<ServerStream, P>;
 
 /// Set once the server has stopped accepting and is finishing its open
 /// connections (after SIGINT, SIGTERM, or a restart's successor is ready).
@@ -74,7 +75,7 @@ pub fn listener(opts: &Options) -> io::Result<ServerListener> {
 /// pid file or the ready notice failed, or a worker died of a panic outside
 /// the handler (handler panics only close their connection and are
 /// counted).
-pub fn run<S, H>(
+pub fn run<S, H, P>(
     name: &str,
     opts: &Options,
     make_state: impl FnOnce(StatsHandle, Draining) -> S,
@@ -82,7 +83,8 @@ pub fn run<S, H>(
 ) -> io::Result<()>
 where
     S: Clone + Send + 'static,
-    H: Fn(&mut ServerConn, &mut S) -> io::Result<bool> + Send + Sync + 'static,
+    H: Fn(&mut ServerConn<P>, &mut S) -> io::Result<bool> + Send + Sync + 'static,
+    P: Default + Send + 'static,
 {
     // Catch signals before announcing: one sent right after the line is seen
     // must be handled, not kill the process.

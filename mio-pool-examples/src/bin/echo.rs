@@ -17,7 +17,7 @@ fn main() -> std::process::ExitCode {
         "echo",
         &opts,
         |_stats, _draining| (),
-        |conn, _: &mut ()| conn.drive(echo::serve),
+        |conn, _: &mut ()| conn.drive(|_: &mut (), input, out| echo::serve(input, out)),
     );
     server::exit_code("echo", result)
 }

@@ -22,7 +22,7 @@ fn main() -> std::process::ExitCode {
         &opts,
         |stats, draining| (stats, draining),
         |conn, (stats, draining): &mut (StatsHandle, Draining)| {
-            conn.drive(|input, out| {
+            conn.drive(|_: &mut (), input, out| {
                 http::serve_draining(input, out, || stats.snapshot(), draining.get())
             })
         },

@@ -27,7 +27,9 @@ fn main() -> std::process::ExitCode {
         "kv",
         &opts,
         |_stats, _draining| store,
-        |conn, store: &mut Arc<Store>| conn.drive(|input, out| kv::serve(store, input, out)),
+        |conn, store: &mut Arc<Store>| {
+            conn.drive(|_: &mut (), input, out| kv::serve(store, input, out))
+        },
     );
     server::exit_code("kv", result)
 }
