@@ -282,12 +282,7 @@ impl mio_pool::Listener for ServerListener {
 
     fn accept(&self) -> io::Result<ServerStream> {
         match self {
-            ServerListener::Tcp(l) => {
-                let (s, _) = l.accept()?;
-                // Replies are written whole; do not hold small ones back.
-                s.set_nodelay(true)?;
-                Ok(ServerStream::Tcp(s))
-            }
+            ServerListener::Tcp(l) => l.accept().map(|(s, _)| ServerStream::Tcp(s)),
             ServerListener::Unix(l) => l.accept().map(|(s, _)| ServerStream::Unix(s)),
         }
     }
