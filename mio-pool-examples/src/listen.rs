@@ -254,28 +254,37 @@ pub(crate) fn take_fd(fd: RawFd) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-impl Source for ServerListener {
-    fn register(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
-        match self {
-            ServerListener::Tcp(l) => l.register(r, t, i),
-            ServerListener::Unix(l) => l.register(r, t, i),
-        }
-    }
+/// Implements `mio::event::Source` for an enum whose variants `Tcp` and
+/// `Unix` each hold a `Source`, by delegating to the variant.
+macro_rules! delegate_source_to_variants {
+    ($enum:ident) => {
+        impl Source for $enum {
+            fn register(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
+                match self {
+                    $enum::Tcp(s) => s.register(r, t, i),
+                    $enum::Unix(s) => s.register(r, t, i),
+                }
+            }
 
-    fn reregister(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
-        match self {
-            ServerListener::Tcp(l) => l.reregister(r, t, i),
-            ServerListener::Unix(l) => l.reregister(r, t, i),
-        }
-    }
+            fn reregister(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
+                match self {
+                    $enum::Tcp(s) => s.reregister(r, t, i),
+                    $enum::Unix(s) => s.reregister(r, t, i),
+                }
+            }
 
-    fn deregister(&mut self, r: &Registry) -> io::Result<()> {
-        match self {
-            ServerListener::Tcp(l) => l.deregister(r),
-            ServerListener::Unix(l) => l.deregister(r),
+            fn deregister(&mut self, r: &Registry) -> io::Result<()> {
+                match self {
+                    $enum::Tcp(s) => s.deregister(r),
+                    $enum::Unix(s) => s.deregister(r),
+                }
+            }
         }
-    }
+    };
 }
+
+delegate_source_to_variants!(ServerListener);
+delegate_source_to_variants!(ServerStream);
 
 impl mio_pool::Listener for ServerListener {
     type Connection = ServerStream;
@@ -327,29 +336,6 @@ impl ShutdownWrite for ServerStream {
         match self {
             ServerStream::Tcp(s) => s.shutdown_write(),
             ServerStream::Unix(s) => s.shutdown_write(),
-        }
-    }
-}
-
-impl Source for ServerStream {
-    fn register(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
-        match self {
-            ServerStream::Tcp(s) => s.register(r, t, i),
-            ServerStream::Unix(s) => s.register(r, t, i),
-        }
-    }
-
-    fn reregister(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
-        match self {
-            ServerStream::Tcp(s) => s.reregister(r, t, i),
-            ServerStream::Unix(s) => s.reregister(r, t, i),
-        }
-    }
-
-    fn deregister(&mut self, r: &Registry) -> io::Result<()> {
-        match self {
-            ServerStream::Tcp(s) => s.deregister(r),
-            ServerStream::Unix(s) => s.deregister(r),
         }
     }
 }
