@@ -303,6 +303,38 @@ mod tests {
     }
 
     #[test]
+    fn deploy_options() {
+        assert_eq!(opts(&[]).deploy, Deploy::default());
+        let d = opts(&[
+            "--listen-fd",
+            "3",
+            "--ready-fd",
+            "4",
+            "--pid-file",
+            "/run/srv.pid",
+            "--reuse-port",
+        ])
+        .deploy;
+        assert_eq!(
+            d,
+            Deploy {
+                listen_fd: Some(3),
+                ready_fd: Some(4),
+                pid_file: Some("/run/srv.pid".into()),
+                reuse_port: true,
+            }
+        );
+        // The standard streams are never a listening socket.
+        let cmd = || command(NAME, "test", "127.0.0.1:7000");
+        assert!(cmd()
+            .try_get_matches_from([NAME, "--listen-fd", "2"])
+            .is_err());
+        assert!(cmd()
+            .try_get_matches_from([NAME, "--ready-fd", "x"])
+            .is_err());
+    }
+
+    #[test]
     fn bad_values_are_refused() {
         let cmd = || command(NAME, "test", "127.0.0.1:7000");
         assert!(cmd()
