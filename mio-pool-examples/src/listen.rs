@@ -110,7 +110,6 @@ impl ServerListener {
         if !socket.is_listener().map_err(|e| bad(&e.to_string()))? {
             return Err(bad("not listening (listen(2) was not called on it)"));
         }
-        socket.set_cloexec(true)?;
         ServerListener::from_socket(socket)
     }
 
@@ -215,14 +214,19 @@ pub fn systemd_fds(
 /// is ever owned twice (which would close it twice).
 static TAKEN: Mutex<Vec<RawFd>> = Mutex::new(Vec::new());
 
-/// Takes ownership of the inherited file descriptor `fd`.
+/// Takes ownership of the inherited file descriptor `fd`, and makes it
+/// close-on-exec.
 ///
 /// This is the one place where an fd number becomes an owned value, and the
-/// checks here are what make that sound: `fd` is not a standard stream, no
-/// earlier call took it (`TAKEN`), and it is open (`fcntl(F_GETFD)`).
-/// Nothing else in these programs opens a file by number, so an open fd
-/// that this module has not taken belongs to nobody in the process: it was
-/// inherited across `exec` for us to use.
+/// checks here are what make that sound:
+///
+/// * `fd` is not a standard stream;
+/// * no earlier call took it (`TAKEN`, under its lock);
+/// * it is open and *not* close-on-exec. Everything this process opens
+///   itself (Rust's std, mio, signal-hook, socket2) is close-on-exec, so an
+///   fd without the flag was inherited across `exec`: it was passed for us
+///   to use, and nothing else in the process owns it. (The examples also
+///   adopt their fds first thing, before opening any of their own.)
 pub(crate) fn take_fd(fd: RawFd) -> io::Result<OwnedFd> {
     let invalid = |why: &str| {
         io::Error::new(
@@ -239,19 +243,29 @@ pub(crate) fn take_fd(fd: RawFd) -> io::Result<OwnedFd> {
     }
     // SAFETY: fcntl(F_GETFD) on any integer only reads the descriptor
     // table; it touches no memory of ours.
-    if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    if flags == -1 {
         return Err(invalid(&format!(
             "not open ({}); was it passed to this process?",
             io::Error::last_os_error()
         )));
     }
+    if flags & libc::FD_CLOEXEC != 0 {
+        return Err(invalid(
+            "close-on-exec, so opened by this process itself, not inherited",
+        ));
+    }
     taken.push(fd);
-    // SAFETY: `fd` is open (checked above), and it is owned by nothing else
-    // in this process: it is not a standard stream, this function hands out
-    // each number once (TAKEN, under its lock), and nothing else in the
-    // examples adopts raw fds. So the OwnedFd is its only owner and closes
-    // it exactly once.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    // SAFETY: `fd` is open and was inherited (it survived an exec, see the
+    // checks above), so no value in this process owns it; TAKEN makes this
+    // the only conversion of the number. The OwnedFd is its only owner and
+    // closes it exactly once.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: fcntl(F_SETFD) on an fd we own; it touches no memory of ours.
+    if unsafe { libc::fcntl(owned.as_raw_fd(), libc::F_SETFD, flags | libc::FD_CLOEXEC) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(owned)
 }
 
 /// Implements `mio::event::Source` for an enum whose variants `Tcp` and
@@ -351,8 +365,15 @@ mod tests {
         // A high number nobody opened.
         let err = ServerListener::from_fd(1_000_000).unwrap_err().to_string();
         assert!(err.contains("not open"), "{err}");
-        // An open stream socket that is not listening.
+        // One this process opened itself (close-on-exec).
+        let own = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let err = ServerListener::from_fd(own.as_raw_fd())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not inherited"), "{err}");
+        // An inheritable stream socket that is not listening.
         let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        s.set_cloexec(false).unwrap();
         let raw = s.as_raw_fd();
         let taken = ServerListener::from_fd(raw);
         // from_fd took ownership of `raw`; do not let `s` close it too.

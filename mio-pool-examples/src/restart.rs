@@ -258,20 +258,38 @@ fn dup_above(fd: RawFd) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(new) })
 }
 
-/// Tells the process that started this one (through `--ready-fd`) that the
-/// workers run and the listener is in use. Without a ready fd this does
-/// nothing.
-///
-/// # Errors
-///
-/// The fd is unusable, or the parent is gone (it gave up waiting): the
-/// caller should then stop, since the parent keeps serving.
-pub fn notify_ready(ready_fd: Option<RawFd>) -> io::Result<()> {
-    let Some(fd) = ready_fd else {
-        return Ok(());
-    };
-    let mut channel = fs::File::from(take_fd(fd)?);
-    channel.write_all(b"R")
+/// The channel on which this process tells the one that started it
+/// (through `--ready-fd`) that it serves: adopted at start-up, used once.
+#[derive(Debug)]
+pub struct ReadyChannel(Option<fs::File>);
+
+impl ReadyChannel {
+    /// Adopts `--ready-fd N`, if given. Call it at start-up, before the
+    /// process opens files of its own (see [`crate::listen`]).
+    ///
+    /// # Errors
+    ///
+    /// The fd is unusable (see `ServerListener::from_fd`'s checks).
+    pub fn adopt(fd: Option<RawFd>) -> io::Result<ReadyChannel> {
+        Ok(ReadyChannel(match fd {
+            Some(fd) => Some(fs::File::from(take_fd(fd)?)),
+            None => None,
+        }))
+    }
+
+    /// Says "ready": the workers run and the listener is in use. Without a
+    /// channel this does nothing.
+    ///
+    /// # Errors
+    ///
+    /// The parent is gone (it gave up waiting): the caller should stop,
+    /// since the parent keeps serving.
+    pub fn notify(self) -> io::Result<()> {
+        match self.0 {
+            Some(mut channel) => channel.write_all(b"R"),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Writes this process's id to `path` (through a temporary file and a

@@ -13,7 +13,7 @@ use mio_pool::{PoolBuilder, StatsHandle};
 use crate::cli::{announce, workers_phrase, Options, ShutdownSignals};
 use crate::conn::Conn;
 use crate::listen::{ServerListener, ServerStream};
-use crate::restart::{self, Successor};
+use crate::restart::{self, ReadyChannel, Successor};
 
 /// The connection type every example handler works on (TCP or Unix), with
 /// the protocol's per-connection state `P`.
@@ -86,12 +86,15 @@ where
     H: Fn(&mut ServerConn<P>, &mut S) -> io::Result<bool> + Send + Sync + 'static,
     P: Default + Send + 'static,
 {
+    // Inherited fds first, before this process opens any of its own (see
+    // `listen::take_fd`).
+    let listener = listener(opts)?;
+    let ready = ReadyChannel::adopt(opts.deploy.ready_fd)?;
     // Catch signals before announcing: one sent right after the line is seen
     // must be handled, not kill the process.
     let mut signals = ShutdownSignals::install()?;
     // Captured now: argv and the executable's path as this process began.
     let successor = Successor::of_this_process()?;
-    let listener = listener(opts)?;
     let addr = listener.local_addr()?;
     // A copy kept for handing to a successor (close-on-exec, like the
     // original). It is dropped before the pool finishes, so that without a
@@ -116,7 +119,7 @@ where
         restart::write_pid_file(path)?;
     }
     announce(&addr)?;
-    restart::notify_ready(opts.deploy.ready_fd)?;
+    ready.notify()?;
 
     let restarted = loop {
         let signal = signals.wait();
