@@ -324,14 +324,6 @@ mod tests {
                 reuse_port: true,
             }
         );
-        // The standard streams are never a listening socket.
-        let cmd = || command(NAME, "test", "127.0.0.1:7000");
-        assert!(cmd()
-            .try_get_matches_from([NAME, "--listen-fd", "2"])
-            .is_err());
-        assert!(cmd()
-            .try_get_matches_from([NAME, "--ready-fd", "x"])
-            .is_err());
     }
 
     #[test]
@@ -345,6 +337,13 @@ mod tests {
             .is_err());
         assert!(cmd()
             .try_get_matches_from([NAME, "--yield-after-us", "soon"])
+            .is_err());
+        // The standard streams are never a listening socket.
+        assert!(cmd()
+            .try_get_matches_from([NAME, "--listen-fd", "2"])
+            .is_err());
+        assert!(cmd()
+            .try_get_matches_from([NAME, "--ready-fd", "x"])
             .is_err());
     }
 }
