@@ -328,22 +328,18 @@ mod tests {
 
     #[test]
     fn bad_values_are_refused() {
-        let cmd = || command(NAME, "test", "127.0.0.1:7000");
-        assert!(cmd()
-            .try_get_matches_from([NAME, "--workers", "0"])
-            .is_err());
-        assert!(cmd()
-            .try_get_matches_from([NAME, "--addr", "nope"])
-            .is_err());
-        assert!(cmd()
-            .try_get_matches_from([NAME, "--yield-after-us", "soon"])
-            .is_err());
-        // The standard streams are never a listening socket.
-        assert!(cmd()
-            .try_get_matches_from([NAME, "--listen-fd", "2"])
-            .is_err());
-        assert!(cmd()
-            .try_get_matches_from([NAME, "--ready-fd", "x"])
-            .is_err());
+        let bad = [
+            ["--workers", "0"],
+            ["--addr", "nope"],
+            ["--yield-after-us", "soon"],
+            // The standard streams are never a listening socket.
+            ["--listen-fd", "2"],
+            ["--ready-fd", "x"],
+        ];
+        for [flag, value] in bad {
+            let r =
+                command(NAME, "test", "127.0.0.1:7000").try_get_matches_from([NAME, flag, value]);
+            assert!(r.is_err(), "{flag} {value} was accepted");
+        }
     }
 }
