@@ -264,3 +264,8 @@ pub use listener::Listener;
 /// crate.
 pub use mio_pool_poll as poll;
 pub use stats::{PoolStats, StatsHandle};
+
+/// The README's example, run as a doctest so that it cannot drift.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctest;
