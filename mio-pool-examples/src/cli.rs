@@ -5,6 +5,7 @@
 use std::io::{self, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::num::NonZeroUsize;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Arg, Command};
@@ -24,6 +25,31 @@ pub struct Options {
     /// (`--yield-after-us N`, or `off`; default: the pool's, 1 ms). See
     /// `PoolBuilder::set_yield_after`.
     pub yield_after: Option<Duration>,
+    /// Serve TLS instead of plain TCP (`--tls-cert PEM --tls-key PEM`).
+    pub tls: Option<TlsOptions>,
+}
+
+/// Where the certificate and key come from, and the ALPN protocols to offer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsOptions {
+    /// PEM file with the certificate chain, leaf first (`--tls-cert`).
+    pub cert: PathBuf,
+    /// PEM file with the private key: PKCS#8, PKCS#1 or SEC1 (`--tls-key`).
+    pub key: PathBuf,
+    /// ALPN protocol names the server accepts (the `http` example:
+    /// `http/1.1`); empty for none. Set by the binary, not on the command
+    /// line.
+    pub alpn: Vec<Vec<u8>>,
+}
+
+impl Options {
+    /// Offers `protocols` through ALPN when serving TLS.
+    pub fn with_alpn(mut self, protocols: &[&[u8]]) -> Options {
+        if let Some(tls) = &mut self.tls {
+            tls.alpn = protocols.iter().map(|p| p.to_vec()).collect();
+        }
+        self
+    }
 }
 
 /// The default of `--grace-secs`.
@@ -69,6 +95,35 @@ pub fn command(name: &'static str, about: &'static str, default_addr: &'static s
                 .default_value("1000")
                 .value_parser(yield_after),
         )
+        .args(tls_args())
+}
+
+/// `--tls-cert` and `--tls-key`: both or neither.
+fn tls_args() -> [Arg; 2] {
+    [
+        Arg::new("tls-cert")
+            .long("tls-cert")
+            .value_name("PEM")
+            .help("Serve TLS 1.2 and 1.3 with this certificate chain (PEM, leaf first)")
+            .requires("tls-key")
+            .value_parser(clap::value_parser!(PathBuf)),
+        Arg::new("tls-key")
+            .long("tls-key")
+            .value_name("PEM")
+            .help("The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1)")
+            .requires("tls-cert")
+            .value_parser(clap::value_parser!(PathBuf)),
+    ]
+}
+
+fn tls_options(m: &clap::ArgMatches) -> Option<TlsOptions> {
+    let cert = m.get_one::<PathBuf>("tls-cert")?;
+    let key = m.get_one::<PathBuf>("tls-key")?;
+    Some(TlsOptions {
+        cert: cert.clone(),
+        key: key.clone(),
+        alpn: Vec::new(),
+    })
 }
 
 fn yield_after(s: &str) -> Result<Option<Duration>, String> {
@@ -116,6 +171,7 @@ where
         workers,
         grace: Duration::from_secs(grace),
         yield_after,
+        tls: tls_options(&m),
     }
 }
 
@@ -202,6 +258,23 @@ mod tests {
         assert_eq!(o.workers.get(), 3);
         assert_eq!(o.grace, Duration::ZERO);
         assert_eq!(opts(&["--addr", "localhost:5"]).addr.port(), 5);
+        assert_eq!(o.tls, None);
+    }
+
+    #[test]
+    fn tls_takes_a_cert_and_a_key() {
+        let o = opts(&["--tls-cert", "c.pem", "--tls-key", "k.pem"]).with_alpn(&[b"http/1.1"]);
+        let tls = o.tls.expect("TLS options");
+        assert_eq!(tls.cert, PathBuf::from("c.pem"));
+        assert_eq!(tls.key, PathBuf::from("k.pem"));
+        assert_eq!(tls.alpn, vec![b"http/1.1".to_vec()]);
+        let cmd = || command(NAME, "test", "127.0.0.1:7000");
+        assert!(cmd()
+            .try_get_matches_from([NAME, "--tls-cert", "c.pem"])
+            .is_err());
+        assert!(cmd()
+            .try_get_matches_from([NAME, "--tls-key", "k.pem"])
+            .is_err());
     }
 
     #[test]

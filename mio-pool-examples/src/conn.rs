@@ -82,24 +82,25 @@ pub const MAX_LINGER: usize = 64 * 1024;
 /// sees the end of our output while we can still read; see
 /// [Closing](self#closing).
 pub trait ShutdownWrite {
-    /// Shuts down the write side (`shutdown(SHUT_WR)`).
-    fn shutdown_write(&self) -> io::Result<()>;
+    /// Shuts down the write side (`shutdown(SHUT_WR)`; for TLS, a
+    /// `close_notify` first).
+    fn shutdown_write(&mut self) -> io::Result<()>;
 }
 
 impl ShutdownWrite for mio::net::TcpStream {
-    fn shutdown_write(&self) -> io::Result<()> {
+    fn shutdown_write(&mut self) -> io::Result<()> {
         self.shutdown(Shutdown::Write)
     }
 }
 
 impl ShutdownWrite for mio::net::UnixStream {
-    fn shutdown_write(&self) -> io::Result<()> {
+    fn shutdown_write(&mut self) -> io::Result<()> {
         self.shutdown(Shutdown::Write)
     }
 }
 
 impl ShutdownWrite for std::net::TcpStream {
-    fn shutdown_write(&self) -> io::Result<()> {
+    fn shutdown_write(&mut self) -> io::Result<()> {
         self.shutdown(Shutdown::Write)
     }
 }
@@ -345,7 +346,8 @@ impl<S: Read + Write + ShutdownWrite, P> Conn<S, P> {
     }
 
     /// Writes queued output until all of it is sent (`Ok(true)`) or the
-    /// socket would block (`Ok(false)`).
+    /// socket would block (`Ok(false)`). "Sent" includes the stream's own
+    /// queue: `Ok(true)` only once the stream's `flush` succeeded.
     pub fn flush(&mut self) -> io::Result<bool> {
         while self.sent < self.output.len() {
             match self.stream.write(&self.output[self.sent..]) {
@@ -364,6 +366,17 @@ impl<S: Read + Write + ShutdownWrite, P> Conn<S, P> {
                 Err(e) => return Err(e),
             }
         }
+        // A stream with output of its own (TLS: ciphertext the socket did
+        // not take) says WouldBlock here until it is sent; a writable event
+        // follows. TCP's flush does nothing.
+        let stream_done = loop {
+            match self.stream.flush() {
+                Ok(()) => break true,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break false,
+                Err(e) => return Err(e),
+            }
+        };
         if self.output.capacity() > 4 * READ_CHUNK {
             // A large reply went out; do not keep its buffer.
             self.output = Vec::new();
@@ -371,7 +384,7 @@ impl<S: Read + Write + ShutdownWrite, P> Conn<S, P> {
             self.output.clear();
         }
         self.sent = 0;
-        Ok(true)
+        Ok(stream_done)
     }
 }
 
@@ -454,7 +467,7 @@ mod tests {
     }
 
     impl ShutdownWrite for Script {
-        fn shutdown_write(&self) -> io::Result<()> {
+        fn shutdown_write(&mut self) -> io::Result<()> {
             self.shut.set(true);
             Ok(())
         }
@@ -656,7 +669,7 @@ mod tests {
             }
         }
         impl ShutdownWrite for Reset {
-            fn shutdown_write(&self) -> io::Result<()> {
+            fn shutdown_write(&mut self) -> io::Result<()> {
                 Ok(())
             }
         }

@@ -11,6 +11,8 @@
 //! * [`http`]: HTTP/1.1 request parsing (on `httparse`), responses, and the
 //!   `http` server's routes.
 //! * [`server`]: running a protocol on a pool until SIGINT/SIGTERM.
+//! * [`stream`]: the connection's stream, plain TCP or TLS (`--tls-cert`,
+//!   `--tls-key`), and loading the TLS certificate and key.
 //! * [`resp`]: the Redis protocol (RESP2): command parsing and reply encoding.
 //! * [`kv`]: the `kv` server's store (sharded locks, expiry) and commands.
 //!
@@ -27,3 +29,4 @@ pub mod http;
 pub mod kv;
 pub mod resp;
 pub mod server;
+pub mod stream;

@@ -4,17 +4,19 @@
 
 use std::io;
 
-use mio::net::{TcpListener, TcpStream};
+use mio::net::TcpListener;
 use mio_pool::{PoolBuilder, StatsHandle};
 
 use crate::cli::{announce, Options, ShutdownSignals};
 use crate::conn::Conn;
+use crate::stream::{self, Stream};
 
 /// The connection type every example handler works on, with the protocol's
-/// per-connection state `P`.
-pub type TcpConn<P = ()> = Conn<TcpStream, P>;
+/// per-connection state `P`: plain TCP or TLS, see [`Stream`].
+pub type TcpConn<P = ()> = Conn<Stream, P>;
 
-/// Serves `opts.addr` with `opts.workers` workers until SIGINT or SIGTERM.
+/// Serves `opts.addr` with `opts.workers` workers until SIGINT or SIGTERM,
+/// in TLS if `opts.tls` says so.
 ///
 /// `make_state` builds the per-worker state (each worker gets a clone) from
 /// the pool's counters; `on_ready` is the pool handler, which usually calls
@@ -46,8 +48,11 @@ where
     let signals = ShutdownSignals::install()?;
     let listener = TcpListener::bind(opts.addr)?;
     let addr = listener.local_addr()?;
+    // TLS (--tls-cert, --tls-key): a bad certificate or key fails here, at
+    // start-up, with the file's name.
+    let tls = opts.tls.as_ref().map(stream::acceptor).transpose()?;
     let builder = PoolBuilder::from(listener)?
-        .with_adapter(Conn::new)
+        .with_adapter(move |socket| Conn::new(Stream::accept(socket, tls.as_ref())))
         .set_thread_name_prefix(&format!("{name}-"))
         .set_yield_after(opts.yield_after);
     let state = make_state(builder.stats_handle());

@@ -249,14 +249,15 @@ fn writes_are_never_lost_and_the_queue_is_bounded() {
     let acceptor = TlsAcceptor::new(server).unwrap().set_buffer_limit(limit);
     let mut p = pair_with(&acceptor, client);
     p.handshake();
-    let data: Vec<u8> = (0..4 * 1024 * 1024u32)
-        .map(|i| (i % 251) as u8)
-        .collect();
+    let data: Vec<u8> = (0..4 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
     let mut accepted = 0;
     let mut received = Vec::new();
     let mut blocked = 0;
     while accepted < data.len() {
-        match p.server.write(&data[accepted..(accepted + 10_000).min(data.len())]) {
+        match p
+            .server
+            .write(&data[accepted..(accepted + 10_000).min(data.len())])
+        {
             Ok(n) => {
                 assert!(n > 0);
                 accepted += n;
@@ -270,7 +271,10 @@ fn writes_are_never_lost_and_the_queue_is_bounded() {
             Err(e) => panic!("server write: {e}"),
         }
     }
-    assert!(blocked > 0, "a 4 MiB write into a full socket never blocked");
+    assert!(
+        blocked > 0,
+        "a 4 MiB write into a full socket never blocked"
+    );
     // flush reports WouldBlock until everything reached the socket.
     while let Err(e) = p.server.flush() {
         assert_eq!(e.kind(), io::ErrorKind::WouldBlock);

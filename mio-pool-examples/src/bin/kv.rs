@@ -5,6 +5,13 @@
 //! redis-cli -p 6380 SET greeting hello
 //! redis-benchmark -p 6380 -t set,get,incr -q
 //! ```
+//!
+//! Over TLS (see the README for making a test certificate):
+//!
+//! ```text
+//! cargo run --release -p mio-pool-examples --bin kv -- --tls-cert cert.pem --tls-key key.pem
+//! redis-cli -p 6380 --tls --cacert cert.pem PING
+//! ```
 
 use std::sync::Arc;
 

@@ -1,0 +1,167 @@
+//! The examples' connection stream: plain TCP, or TLS when the server was
+//! started with `--tls-cert` and `--tls-key` (chosen at run time, so one
+//! type covers both), and loading the TLS config from PEM files.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::Shutdown;
+use std::sync::Arc;
+
+use mio::event::Source;
+use mio::net::TcpStream;
+use mio::{Interest, Registry, Token};
+use mio_pool::tls::rustls::pki_types::pem::PemObject;
+use mio_pool::tls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use mio_pool::tls::rustls::{self, ServerConfig};
+use mio_pool::tls::{TlsAcceptor, TlsStream};
+
+use crate::cli::TlsOptions;
+use crate::conn::ShutdownWrite;
+
+/// An accepted connection, plain or TLS.
+///
+/// The TLS session is boxed: a plain connection stays as small as the
+/// socket (idle connections are what the benchmark counts).
+pub enum Stream {
+    /// Plain TCP.
+    Tcp(TcpStream),
+    /// TLS over TCP.
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl Stream {
+    /// Wraps an accepted socket: in TLS if `tls` is given.
+    pub fn accept(socket: TcpStream, tls: Option<&TlsAcceptor>) -> Stream {
+        match tls {
+            Some(acceptor) => Stream::Tls(Box::new(acceptor.accept(socket))),
+            None => Stream::Tcp(socket),
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
+        }
+    }
+}
+
+impl ShutdownWrite for Stream {
+    /// For TLS: queues `close_notify` and sends it; the socket's write side
+    /// is shut down too if all of it went out. If the socket is full, the
+    /// alert goes out with the lingering reads that follow (they send what
+    /// rustls queued first), and a TLS client takes it as the end.
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.shutdown(Shutdown::Write),
+            Stream::Tls(s) => {
+                if s.queue_close_notify()? {
+                    s.get_ref().shutdown(Shutdown::Write)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Source for Stream {
+    fn register(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interests: Interest,
+    ) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.register(registry, token, interests),
+            Stream::Tls(s) => s.register(registry, token, interests),
+        }
+    }
+
+    fn reregister(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interests: Interest,
+    ) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.reregister(registry, token, interests),
+            Stream::Tls(s) => s.reregister(registry, token, interests),
+        }
+    }
+
+    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.deregister(registry),
+            Stream::Tls(s) => s.deregister(registry),
+        }
+    }
+}
+
+impl fmt::Debug for Stream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Stream::Tcp(s) => f.debug_tuple("Tcp").field(s).finish(),
+            Stream::Tls(s) => f.debug_tuple("Tls").field(s).finish(),
+        }
+    }
+}
+
+/// A TLS acceptor for `opts`: TLS 1.3 and 1.2 on rustls' ring provider,
+/// the certificate chain and key from their PEM files, the ALPN protocols
+/// offered.
+///
+/// # Errors
+///
+/// A file cannot be read or holds no certificate or key, the key does not
+/// match the certificate, or rustls refuses the key type; the message names
+/// the file.
+pub fn acceptor(opts: &TlsOptions) -> io::Result<TlsAcceptor> {
+    let certs = CertificateDer::pem_file_iter(&opts.cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| bad_input(format!("{}: {e}", opts.cert.display())))?;
+    if certs.is_empty() {
+        return Err(bad_input(format!(
+            "{}: no CERTIFICATE in the file",
+            opts.cert.display()
+        )));
+    }
+    let key = PrivateKeyDer::from_pem_file(&opts.key)
+        .map_err(|e| bad_input(format!("{}: {e}", opts.key.display())))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| bad_input(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| {
+            bad_input(format!(
+                "{} and {}: {e}",
+                opts.cert.display(),
+                opts.key.display()
+            ))
+        })?;
+    config.alpn_protocols = opts.alpn.clone();
+    TlsAcceptor::new(Arc::new(config)).map_err(|e| bad_input(e.to_string()))
+}
+
+fn bad_input(message: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, message)
+}
