@@ -450,6 +450,9 @@ mod tests {
         written: Vec<u8>,
         write_room: usize,
         shut: std::cell::Cell<bool>,
+        /// Output of the stream's own (a TLS session's ciphertext) that
+        /// `flush` has not sent yet.
+        holding: bool,
     }
 
     impl Read for Script {
@@ -484,6 +487,9 @@ mod tests {
             Ok(n)
         }
         fn flush(&mut self) -> io::Result<()> {
+            if self.holding {
+                return Err(would_block());
+            }
             Ok(())
         }
     }
@@ -510,7 +516,27 @@ mod tests {
             written: Vec::new(),
             write_room,
             shut: Default::default(),
+            holding: false,
         })
+    }
+
+    #[test]
+    fn output_the_stream_still_holds_keeps_the_connection_open() {
+        // The peer sends a line and leaves; the reply is written, but the
+        // stream (TLS) has not sent all of it yet.
+        let mut c = script(&[Some(b"last\n")], 1 << 20);
+        c.get_mut().holding = true;
+        // The short read ends the first call; the second reads the end of
+        // stream and must wait for the stream, not close.
+        for _ in 0..2 {
+            assert_eq!(
+                c.drive(lines).unwrap_err().kind(),
+                io::ErrorKind::WouldBlock
+            );
+        }
+        c.get_mut().holding = false;
+        assert!(c.drive(lines).unwrap());
+        assert_eq!(c.get_ref().written, b"last!\n");
     }
 
     #[test]

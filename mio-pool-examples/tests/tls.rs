@@ -28,12 +28,13 @@ fn client(server: &Server, certs: &TestCerts, alpn: &[&[u8]]) -> Client {
     roots
         .add(pki_types::CertificateDer::from(certs.ca_der.clone()))
         .unwrap();
-    let mut config =
-        rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     let name = pki_types::ServerName::try_from("localhost").unwrap();
     let conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
@@ -46,7 +47,11 @@ fn read_until(c: &mut impl Read, done: impl Fn(&[u8]) -> bool) -> Vec<u8> {
     let mut buf = [0u8; 16 * 1024];
     while !done(&got) {
         let n = c.read(&mut buf).expect("read");
-        assert!(n > 0, "closed early after {:?}", String::from_utf8_lossy(&got));
+        assert!(
+            n > 0,
+            "closed early after {:?}",
+            String::from_utf8_lossy(&got)
+        );
         got.extend_from_slice(&buf[..n]);
     }
     got
@@ -85,7 +90,10 @@ fn curl_over_https_keep_alive_alpn_tls12_and_tls13() {
     let certs = TestCerts::new();
     let s = start(env!("CARGO_BIN_EXE_http"), &certs);
     let url = format!("https://127.0.0.1:{}/", s.addr.port());
-    for version in [["--tlsv1.3", "--tls-max", "1.3"], ["--tlsv1.2", "--tls-max", "1.2"]] {
+    for version in [
+        ["--tlsv1.3", "--tls-max", "1.3"],
+        ["--tlsv1.2", "--tls-max", "1.2"],
+    ] {
         let out = run_with_timeout(
             Command::new(&curl)
                 .args(["-sS", "-v", "--max-time", "20", "--cacert"])
@@ -146,6 +154,22 @@ fn echo_over_tls_returns_every_byte_of_a_large_message() {
 }
 
 #[test]
+fn replies_still_queued_in_tls_are_sent_before_the_connection_closes() {
+    let certs = TestCerts::new();
+    let s = start(env!("CARGO_BIN_EXE_echo"), &certs);
+    let mut c = client(&s, &certs, &[]);
+    let sent: Vec<u8> = (0..768 * 1024u32).map(|i| (i % 249) as u8).collect();
+    c.write_all(&sent).unwrap();
+    // The client is done: the server sees the end of stream while most of
+    // the echo is still queued, part of it as ciphertext inside rustls.
+    // Closing once its own buffer is empty would drop that part.
+    c.conn.send_close_notify();
+    c.flush().unwrap();
+    let got = read_until(&mut c, |got| got.len() >= sent.len());
+    assert!(got == sent, "echoed bytes differ");
+}
+
+#[test]
 fn wrk_over_https() {
     let Some(wrk) = stock_client("wrk") else {
         return;
@@ -200,8 +224,8 @@ fn redis_cli_and_redis_benchmark_over_tls() {
         return;
     };
     let help = Command::new(&bench).arg("--help").output().unwrap();
-    let help = String::from_utf8_lossy(&help.stdout).into_owned()
-        + &String::from_utf8_lossy(&help.stderr);
+    let help =
+        String::from_utf8_lossy(&help.stdout).into_owned() + &String::from_utf8_lossy(&help.stderr);
     if !help.contains("--tls") {
         println!("skipped: this redis-benchmark is built without TLS");
         return;

@@ -128,7 +128,9 @@ pub fn stock_client(program: &str) -> Option<PathBuf> {
             std::env::var("CI").as_deref() != Ok("true"),
             "`{program}` is not installed, and CI=true: .ci/run must install it"
         );
-        println!("skipped: `{program}` is not installed (apt-get install curl redis-tools wrk python3)");
+        println!(
+            "skipped: `{program}` is not installed (apt-get install curl redis-tools wrk python3)"
+        );
     }
     found
 }
@@ -163,8 +165,9 @@ impl TestCerts {
         ca_params
             .distinguished_name
             .push(rcgen::DnType::CommonName, "mio-pool test CA");
-        let ca = rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().unwrap())
-            .unwrap();
+        let ca =
+            rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().unwrap())
+                .unwrap();
         let key = rcgen::KeyPair::generate().unwrap();
         let cert = rcgen::CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()])
             .unwrap()
