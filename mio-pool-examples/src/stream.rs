@@ -37,6 +37,14 @@ impl Stream {
             None => Stream::Tcp(socket),
         }
     }
+
+    /// The socket, which is what registers in both cases.
+    fn socket(&mut self) -> &mut TcpStream {
+        match self {
+            Stream::Tcp(s) => s,
+            Stream::Tls(s) => s.get_mut(),
+        }
+    }
 }
 
 impl Read for Stream {
@@ -89,10 +97,7 @@ impl Source for Stream {
         token: Token,
         interests: Interest,
     ) -> io::Result<()> {
-        match self {
-            Stream::Tcp(s) => s.register(registry, token, interests),
-            Stream::Tls(s) => s.register(registry, token, interests),
-        }
+        self.socket().register(registry, token, interests)
     }
 
     fn reregister(
@@ -101,17 +106,11 @@ impl Source for Stream {
         token: Token,
         interests: Interest,
     ) -> io::Result<()> {
-        match self {
-            Stream::Tcp(s) => s.reregister(registry, token, interests),
-            Stream::Tls(s) => s.reregister(registry, token, interests),
-        }
+        self.socket().reregister(registry, token, interests)
     }
 
     fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
-        match self {
-            Stream::Tcp(s) => s.deregister(registry),
-            Stream::Tls(s) => s.deregister(registry),
-        }
+        self.socket().deregister(registry)
     }
 }
 

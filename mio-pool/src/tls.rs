@@ -1,4 +1,4 @@
-//! TLS connections on [rustls](rustls) (cargo feature `tls`).
+//! TLS connections on [`rustls`] (cargo feature `tls`).
 //!
 //! [`TlsAcceptor`] turns each accepted connection into a [`TlsStream`]
 //! through [`PoolBuilder::with_adapter`](crate::PoolBuilder::with_adapter);
