@@ -6,6 +6,7 @@ use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
 use std::sync::Arc;
+use std::time::Instant;
 
 use mio::event::Source;
 use mio::net::TcpStream;
@@ -14,6 +15,7 @@ use mio_pool::tls::rustls::pki_types::pem::PemObject;
 use mio_pool::tls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use mio_pool::tls::rustls::{self, ServerConfig};
 use mio_pool::tls::{TlsAcceptor, TlsStream};
+use mio_pool::Connection;
 
 use crate::cli::TlsOptions;
 use crate::conn::ShutdownWrite;
@@ -114,6 +116,30 @@ impl Source for Stream {
     }
 }
 
+/// TCP holds nothing back and has no deadline of its own; TLS sends its
+/// queue and `close_notify` on close, and has a handshake deadline.
+impl Connection for Stream {
+    fn poll_close(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Tcp(_) => Ok(()),
+            Stream::Tls(s) => s.poll_close(),
+        }
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        match self {
+            Stream::Tcp(_) => None,
+            Stream::Tls(s) => s.deadline(),
+        }
+    }
+
+    fn on_deadline(&mut self) {
+        if let Stream::Tls(s) = self {
+            s.on_deadline();
+        }
+    }
+}
+
 impl fmt::Debug for Stream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -163,4 +189,61 @@ pub fn acceptor(opts: &TlsOptions) -> io::Result<TlsAcceptor> {
 
 fn bad_input(message: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn acceptor() -> TlsAcceptor {
+        let made = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        let dir = std::env::temp_dir().join(format!("mio-pool-stream-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+        std::fs::write(&cert, made.cert.pem()).unwrap();
+        std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+        let acceptor = super::acceptor(&TlsOptions {
+            cert,
+            key,
+            alpn: vec![b"http/1.1".to_vec()],
+        });
+        std::fs::remove_dir_all(&dir).unwrap();
+        let acceptor = acceptor.unwrap();
+        assert_eq!(acceptor.config().alpn_protocols, vec![b"http/1.1".to_vec()]);
+        acceptor
+    }
+
+    fn socket() -> (TcpStream, std::net::TcpStream) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        server.set_nonblocking(true).unwrap();
+        (TcpStream::from_std(server), client)
+    }
+
+    #[test]
+    fn the_connection_hooks_reach_the_tls_session() {
+        let (tcp, _c1) = socket();
+        let mut plain = Stream::accept(tcp, None);
+        assert_eq!(plain.deadline(), None);
+        assert!(plain.poll_close().is_ok());
+
+        let (tcp, _c2) = socket();
+        let tls = Stream::accept(tcp, Some(&acceptor()));
+        // A fresh TLS session is handshaking, against the default deadline.
+        assert!(tls.deadline().is_some());
+    }
+
+    #[test]
+    fn missing_files_are_named_in_the_error() {
+        let e = super::acceptor(&TlsOptions {
+            cert: PathBuf::from("/nonexistent/cert.pem"),
+            key: PathBuf::from("/nonexistent/key.pem"),
+            alpn: Vec::new(),
+        })
+        .unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        assert!(e.to_string().contains("/nonexistent/cert.pem"), "{e}");
+    }
 }
