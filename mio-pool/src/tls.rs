@@ -102,9 +102,14 @@
 //!
 //! # Not guaranteed
 //!
-//! * Memory: an idle connection keeps the rustls session (keys and state)
-//!   and rustls' 4 KiB receive buffer, which rustls shrinks back to that
-//!   size whenever no record is pending; the send queues are empty.
+//! * Memory: an idle connection keeps the rustls session (keys and state,
+//!   1.2 KiB inline plus what it points to) and rustls' 4 KiB receive
+//!   buffer, which rustls shrinks back to that size whenever no record is
+//!   pending; the send queues are empty. Measured with the `echo` example:
+//!   about 8 KiB of resident memory per idle TLS 1.3 connection (1,000 of
+//!   them), against 0.3 KiB on plain TCP. rustls' unbuffered API would let
+//!   the receive buffer go between records too; this module does not use it
+//!   (yet).
 //! * Early data (TLS 1.3 0-RTT) is not read; rustls rejects it unless the
 //!   config enables it.
 //! * Reads of the socket are at most 4 KiB each (rustls' read size), and
