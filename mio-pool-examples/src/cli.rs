@@ -5,6 +5,7 @@
 use std::io::{self, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::num::NonZeroUsize;
+use std::os::fd::RawFd;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -25,21 +26,10 @@ pub struct Options {
     /// (`--yield-after-us N`, or `off`; default: the pool's, 1 ms). See
     /// `PoolBuilder::set_yield_after`.
     pub yield_after: Option<Duration>,
-    /// Serve TLS instead of plain TCP (`--tls-cert PEM --tls-key PEM`).
+    /// Where the listening socket comes from, the pid file, restarts.
+    pub deploy: Deploy,
+    /// Serve TLS instead of plain text (`--tls-cert PEM --tls-key PEM`).
     pub tls: Option<TlsOptions>,
-}
-
-/// Where the certificate and key come from, and the ALPN protocols to offer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TlsOptions {
-    /// PEM file with the certificate chain, leaf first (`--tls-cert`).
-    pub cert: PathBuf,
-    /// PEM file with the private key: PKCS#8, PKCS#1 or SEC1 (`--tls-key`).
-    pub key: PathBuf,
-    /// ALPN protocol names the server accepts (the `http` example:
-    /// `http/1.1`); empty for none. Set by the binary, not on the command
-    /// line.
-    pub alpn: Vec<Vec<u8>>,
 }
 
 impl Options {
@@ -58,8 +48,9 @@ pub const DEFAULT_GRACE_SECS: u64 = 3;
 /// The clap command of a server called `name`, described by `about`,
 /// listening on `default_addr` unless told otherwise.
 pub fn command(name: &'static str, about: &'static str, default_addr: &'static str) -> Command {
-    Command::new(name)
+    let cmd = Command::new(name)
         .about(about)
+        .version(env!("CARGO_PKG_VERSION"))
         .arg(
             Arg::new("addr")
                 .long("addr")
@@ -94,36 +85,8 @@ pub fn command(name: &'static str, about: &'static str, default_addr: &'static s
                 )
                 .default_value("1000")
                 .value_parser(yield_after),
-        )
-        .args(tls_args())
-}
-
-/// `--tls-cert` and `--tls-key`: both or neither.
-fn tls_args() -> [Arg; 2] {
-    [
-        Arg::new("tls-cert")
-            .long("tls-cert")
-            .value_name("PEM")
-            .help("Serve TLS 1.2 and 1.3 with this certificate chain (PEM, leaf first)")
-            .requires("tls-key")
-            .value_parser(clap::value_parser!(PathBuf)),
-        Arg::new("tls-key")
-            .long("tls-key")
-            .value_name("PEM")
-            .help("The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1)")
-            .requires("tls-cert")
-            .value_parser(clap::value_parser!(PathBuf)),
-    ]
-}
-
-fn tls_options(m: &clap::ArgMatches) -> Option<TlsOptions> {
-    let cert = m.get_one::<PathBuf>("tls-cert")?;
-    let key = m.get_one::<PathBuf>("tls-key")?;
-    Some(TlsOptions {
-        cert: cert.clone(),
-        key: key.clone(),
-        alpn: Vec::new(),
-    })
+        );
+    TlsOptions::args(Deploy::args(cmd))
 }
 
 fn yield_after(s: &str) -> Result<Option<Duration>, String> {
@@ -171,7 +134,8 @@ where
         workers,
         grace: Duration::from_secs(grace),
         yield_after,
-        tls: tls_options(&m),
+        deploy: Deploy::from_matches(&m),
+        tls: TlsOptions::from_matches(&m),
     }
 }
 
@@ -180,35 +144,126 @@ pub fn parse(name: &'static str, about: &'static str, default_addr: &'static str
     parse_from(name, about, default_addr, std::env::args_os())
 }
 
+// --- running it for real: inherited listeners, restarts, SO_REUSEPORT ---
+
+/// The options about where the listening socket comes from and how the
+/// process is replaced; see [`crate::listen`] and [`crate::restart`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Deploy {
+    /// `--listen-fd N`: use the listening socket (TCP or Unix) open as fd N
+    /// instead of binding `--addr`.
+    pub listen_fd: Option<RawFd>,
+    /// `--ready-fd N` (set by a restarting predecessor): write one byte to
+    /// fd N once serving.
+    pub ready_fd: Option<RawFd>,
+    /// `--pid-file PATH`: write the process id there once serving; each
+    /// successor rewrites it.
+    pub pid_file: Option<PathBuf>,
+    /// `--reuse-port`: bind `--addr` with `SO_REUSEPORT`.
+    pub reuse_port: bool,
+}
+
+impl Deploy {
+    fn args(cmd: Command) -> Command {
+        cmd.arg(
+            Arg::new("listen-fd")
+                .long("listen-fd")
+                .value_name("N")
+                .help(
+                    "Serve the listening socket (TCP or Unix) open as file descriptor N \
+                     instead of binding --addr. Without it, a socket passed by systemd \
+                     (LISTEN_FDS, LISTEN_PID) is used if there is one",
+                )
+                .value_parser(clap::value_parser!(RawFd).range(3..)),
+        )
+        .arg(
+            Arg::new("ready-fd")
+                .long("ready-fd")
+                .value_name("N")
+                .hide(true)
+                .help("Write one byte to fd N once serving (set by a restarting predecessor)")
+                .value_parser(clap::value_parser!(RawFd).range(3..)),
+        )
+        .arg(
+            Arg::new("pid-file")
+                .long("pid-file")
+                .value_name("PATH")
+                .help("Write the process id to PATH once serving; a restart rewrites it")
+                .value_parser(clap::value_parser!(PathBuf)),
+        )
+        .arg(
+            Arg::new("reuse-port")
+                .long("reuse-port")
+                .action(clap::ArgAction::SetTrue)
+                .help(
+                    "Bind --addr with SO_REUSEPORT, so several processes share the port; \
+                     connections queued on one that stops are reset (restart with SIGHUP instead)",
+                ),
+        )
+        .after_help(
+            "On SIGHUP the server starts its successor (same executable path and arguments), \
+             hands it the listening socket, and once it is ready stops accepting, finishes \
+             open connections within --grace-secs and exits 0. If the successor fails to \
+             start, the server logs why and keeps serving.",
+        )
+    }
+
+    fn from_matches(m: &clap::ArgMatches) -> Deploy {
+        Deploy {
+            listen_fd: m.get_one::<RawFd>("listen-fd").copied(),
+            ready_fd: m.get_one::<RawFd>("ready-fd").copied(),
+            pid_file: m.get_one::<PathBuf>("pid-file").cloned(),
+            reuse_port: m.get_flag("reuse-port"),
+        }
+    }
+}
+
+/// "1 worker", "4 workers".
+///
+/// ```
+/// assert_eq!(mio_pool_examples::cli::workers_phrase(1), "1 worker");
+/// assert_eq!(mio_pool_examples::cli::workers_phrase(4), "4 workers");
+/// ```
+pub fn workers_phrase(n: usize) -> String {
+    if n == 1 {
+        "1 worker".to_string()
+    } else {
+        format!("{n} workers")
+    }
+}
+
+// --- end of the deploy options ---
+
 /// Sets up `env_logger`: the level comes from `RUST_LOG`, `info` by default.
 pub fn init_logging() {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
 }
 
 /// Prints `listening on ADDR` to standard output and flushes it, so that a
-/// parent process reading the line learns the real port.
-pub fn announce(addr: SocketAddr) -> io::Result<()> {
+/// parent process reading the line learns the real port. `ADDR` is
+/// `HOST:PORT`, or `unix:PATH` for a Unix-domain socket.
+pub fn announce(addr: impl std::fmt::Display) -> io::Result<()> {
     let mut out = io::stdout().lock();
     writeln!(out, "listening on {addr}")?;
     out.flush()
 }
 
-/// SIGINT and SIGTERM, caught from the moment this is created: the default
-/// action (dying with a non-zero status) no longer applies.
+/// SIGINT, SIGTERM and SIGHUP, caught from the moment this is created: the
+/// default action (dying with a non-zero status) no longer applies.
 #[derive(Debug)]
 pub struct ShutdownSignals(signal_hook::iterator::Signals);
 
 impl ShutdownSignals {
-    /// Starts catching SIGINT and SIGTERM. Create this before announcing the
-    /// address, so that a signal sent right after is handled.
+    /// Starts catching SIGINT, SIGTERM and SIGHUP. Create this before
+    /// announcing the address, so that a signal sent right after is handled.
     pub fn install() -> io::Result<ShutdownSignals> {
-        use signal_hook::consts::{SIGINT, SIGTERM};
-        signal_hook::iterator::Signals::new([SIGINT, SIGTERM]).map(ShutdownSignals)
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]).map(ShutdownSignals)
     }
 
     /// Blocks (without spinning) until one of the signals arrives; returns
-    /// its name.
-    pub fn wait(mut self) -> &'static str {
+    /// its name (`"SIGHUP"`, ...).
+    pub fn wait(&mut self) -> &'static str {
         loop {
             // `forever` yields nothing only if the handle is closed, which
             // nobody does; loop to be safe.
@@ -216,6 +271,50 @@ impl ShutdownSignals {
                 return signal_hook::low_level::signal_name(sig).unwrap_or("signal");
             }
         }
+    }
+}
+
+/// Where the TLS certificate and key come from, and the ALPN protocols to
+/// offer; see [`crate::stream`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsOptions {
+    /// PEM file with the certificate chain, leaf first (`--tls-cert`).
+    pub cert: PathBuf,
+    /// PEM file with the private key: PKCS#8, PKCS#1 or SEC1 (`--tls-key`).
+    pub key: PathBuf,
+    /// ALPN protocol names the server accepts (the `http` example:
+    /// `http/1.1`); empty for none. Set by the binary, not on the command
+    /// line.
+    pub alpn: Vec<Vec<u8>>,
+}
+
+impl TlsOptions {
+    /// `--tls-cert` and `--tls-key`: both or neither.
+    fn args(cmd: Command) -> Command {
+        cmd.arg(
+            Arg::new("tls-cert")
+                .long("tls-cert")
+                .value_name("PEM")
+                .help("Serve TLS 1.2 and 1.3 with this certificate chain (PEM, leaf first)")
+                .requires("tls-key")
+                .value_parser(clap::value_parser!(PathBuf)),
+        )
+        .arg(
+            Arg::new("tls-key")
+                .long("tls-key")
+                .value_name("PEM")
+                .help("The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1)")
+                .requires("tls-cert")
+                .value_parser(clap::value_parser!(PathBuf)),
+        )
+    }
+
+    fn from_matches(m: &clap::ArgMatches) -> Option<TlsOptions> {
+        Some(TlsOptions {
+            cert: m.get_one::<PathBuf>("tls-cert")?.clone(),
+            key: m.get_one::<PathBuf>("tls-key")?.clone(),
+            alpn: Vec::new(),
+        })
     }
 }
 
@@ -258,36 +357,61 @@ mod tests {
         assert_eq!(o.workers.get(), 3);
         assert_eq!(o.grace, Duration::ZERO);
         assert_eq!(opts(&["--addr", "localhost:5"]).addr.port(), 5);
-        assert_eq!(o.tls, None);
+    }
+
+    #[test]
+    fn deploy_options() {
+        assert_eq!(opts(&[]).deploy, Deploy::default());
+        let d = opts(&[
+            "--listen-fd",
+            "3",
+            "--ready-fd",
+            "4",
+            "--pid-file",
+            "/run/srv.pid",
+            "--reuse-port",
+        ])
+        .deploy;
+        assert_eq!(
+            d,
+            Deploy {
+                listen_fd: Some(3),
+                ready_fd: Some(4),
+                pid_file: Some("/run/srv.pid".into()),
+                reuse_port: true,
+            }
+        );
     }
 
     #[test]
     fn tls_takes_a_cert_and_a_key() {
+        assert_eq!(opts(&[]).tls, None);
         let o = opts(&["--tls-cert", "c.pem", "--tls-key", "k.pem"]).with_alpn(&[b"http/1.1"]);
         let tls = o.tls.expect("TLS options");
         assert_eq!(tls.cert, PathBuf::from("c.pem"));
         assert_eq!(tls.key, PathBuf::from("k.pem"));
         assert_eq!(tls.alpn, vec![b"http/1.1".to_vec()]);
-        let cmd = || command(NAME, "test", "127.0.0.1:7000");
-        assert!(cmd()
-            .try_get_matches_from([NAME, "--tls-cert", "c.pem"])
-            .is_err());
-        assert!(cmd()
-            .try_get_matches_from([NAME, "--tls-key", "k.pem"])
-            .is_err());
+        // One without the other is refused.
+        for args in [[NAME, "--tls-cert", "c.pem"], [NAME, "--tls-key", "k.pem"]] {
+            let r = command(NAME, "test", "127.0.0.1:7000").try_get_matches_from(args);
+            assert!(r.is_err(), "{args:?} was accepted");
+        }
     }
 
     #[test]
     fn bad_values_are_refused() {
-        let cmd = || command(NAME, "test", "127.0.0.1:7000");
-        assert!(cmd()
-            .try_get_matches_from([NAME, "--workers", "0"])
-            .is_err());
-        assert!(cmd()
-            .try_get_matches_from([NAME, "--addr", "nope"])
-            .is_err());
-        assert!(cmd()
-            .try_get_matches_from([NAME, "--yield-after-us", "soon"])
-            .is_err());
+        let bad = [
+            ["--workers", "0"],
+            ["--addr", "nope"],
+            ["--yield-after-us", "soon"],
+            // The standard streams are never a listening socket.
+            ["--listen-fd", "2"],
+            ["--ready-fd", "x"],
+        ];
+        for [flag, value] in bad {
+            let r =
+                command(NAME, "test", "127.0.0.1:7000").try_get_matches_from([NAME, flag, value]);
+            assert!(r.is_err(), "{flag} {value} was accepted");
+        }
     }
 }

@@ -1,15 +1,14 @@
-//! The examples' connection stream: plain TCP, or TLS when the server was
-//! started with `--tls-cert` and `--tls-key` (chosen at run time, so one
-//! type covers both), and loading the TLS config from PEM files.
+//! The examples' connection stream: the accepted socket (TCP or Unix), plain
+//! or in TLS when the server was started with `--tls-cert` and `--tls-key`
+//! (chosen at run time, so one type covers both), and loading the TLS
+//! config from PEM files.
 
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::net::Shutdown;
 use std::sync::Arc;
 use std::time::Instant;
 
 use mio::event::Source;
-use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 use mio_pool::tls::rustls::pki_types::pem::PemObject;
 use mio_pool::tls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -19,31 +18,32 @@ use mio_pool::Connection;
 
 use crate::cli::TlsOptions;
 use crate::conn::ShutdownWrite;
+use crate::listen::ServerStream;
 
 /// An accepted connection, plain or TLS.
 ///
 /// The TLS session is boxed: a plain connection stays as small as the
 /// socket (idle connections are what the benchmark counts).
 pub enum Stream {
-    /// Plain TCP.
-    Tcp(TcpStream),
-    /// TLS over TCP.
-    Tls(Box<TlsStream<TcpStream>>),
+    /// Plain text.
+    Plain(ServerStream),
+    /// TLS over the socket.
+    Tls(Box<TlsStream<ServerStream>>),
 }
 
 impl Stream {
     /// Wraps an accepted socket: in TLS if `tls` is given.
-    pub fn accept(socket: TcpStream, tls: Option<&TlsAcceptor>) -> Stream {
+    pub fn accept(socket: ServerStream, tls: Option<&TlsAcceptor>) -> Stream {
         match tls {
             Some(acceptor) => Stream::Tls(Box::new(acceptor.accept(socket))),
-            None => Stream::Tcp(socket),
+            None => Stream::Plain(socket),
         }
     }
 
     /// The socket, which is what registers in both cases.
-    fn socket(&mut self) -> &mut TcpStream {
+    fn socket(&mut self) -> &mut ServerStream {
         match self {
-            Stream::Tcp(s) => s,
+            Stream::Plain(s) => s,
             Stream::Tls(s) => s.get_mut(),
         }
     }
@@ -52,7 +52,7 @@ impl Stream {
 impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
-            Stream::Tcp(s) => s.read(buf),
+            Stream::Plain(s) => s.read(buf),
             Stream::Tls(s) => s.read(buf),
         }
     }
@@ -61,14 +61,14 @@ impl Read for Stream {
 impl Write for Stream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
-            Stream::Tcp(s) => s.write(buf),
+            Stream::Plain(s) => s.write(buf),
             Stream::Tls(s) => s.write(buf),
         }
     }
 
     fn flush(&mut self) -> io::Result<()> {
         match self {
-            Stream::Tcp(s) => s.flush(),
+            Stream::Plain(s) => s.flush(),
             Stream::Tls(s) => s.flush(),
         }
     }
@@ -81,10 +81,10 @@ impl ShutdownWrite for Stream {
     /// rustls queued first), and a TLS client takes it as the end.
     fn shutdown_write(&mut self) -> io::Result<()> {
         match self {
-            Stream::Tcp(s) => s.shutdown(Shutdown::Write),
+            Stream::Plain(s) => s.shutdown_write(),
             Stream::Tls(s) => {
                 if s.queue_close_notify()? {
-                    s.get_ref().shutdown(Shutdown::Write)?;
+                    s.get_mut().shutdown_write()?;
                 }
                 Ok(())
             }
@@ -121,14 +121,14 @@ impl Source for Stream {
 impl Connection for Stream {
     fn poll_close(&mut self) -> io::Result<()> {
         match self {
-            Stream::Tcp(_) => Ok(()),
+            Stream::Plain(_) => Ok(()),
             Stream::Tls(s) => s.poll_close(),
         }
     }
 
     fn deadline(&self) -> Option<Instant> {
         match self {
-            Stream::Tcp(_) => None,
+            Stream::Plain(_) => None,
             Stream::Tls(s) => s.deadline(),
         }
     }
@@ -143,7 +143,7 @@ impl Connection for Stream {
 impl fmt::Debug for Stream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Stream::Tcp(s) => f.debug_tuple("Tcp").field(s).finish(),
+            Stream::Plain(s) => f.debug_tuple("Plain").field(s).finish(),
             Stream::Tls(s) => f.debug_tuple("Tls").field(s).finish(),
         }
     }
@@ -214,12 +214,13 @@ mod tests {
         acceptor
     }
 
-    fn socket() -> (TcpStream, std::net::TcpStream) {
+    fn socket() -> (ServerStream, std::net::TcpStream) {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (server, _) = listener.accept().unwrap();
         server.set_nonblocking(true).unwrap();
-        (TcpStream::from_std(server), client)
+        let server = mio::net::TcpStream::from_std(server);
+        (ServerStream::Tcp(server), client)
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //! ```
 
 use mio_pool::StatsHandle;
+use mio_pool_examples::server::Draining;
 use mio_pool_examples::{cli, http, server};
 
 fn main() -> std::process::ExitCode {
@@ -25,12 +26,15 @@ fn main() -> std::process::ExitCode {
     // Over TLS, clients that negotiate ALPN learn it is HTTP/1.1.
     .with_alpn(&[b"http/1.1"]);
     cli::init_logging();
-    server::exit_code(server::run(
+    let result = server::run(
         "http",
         &opts,
-        |stats| stats,
-        |conn, stats: &mut StatsHandle| {
-            conn.drive(|_: &mut (), input, out| http::serve(input, out, || stats.snapshot()))
+        |stats, draining| (stats, draining),
+        |conn, (stats, draining): &mut (StatsHandle, Draining)| {
+            conn.drive(|_: &mut (), input, out| {
+                http::serve_draining(input, out, || stats.snapshot(), draining.get())
+            })
         },
-    ))
+    );
+    server::exit_code("http", result)
 }
