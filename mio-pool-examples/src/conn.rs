@@ -85,6 +85,16 @@ pub trait ShutdownWrite {
     /// Shuts down the write side (`shutdown(SHUT_WR)`; for TLS, a
     /// `close_notify` first).
     fn shutdown_write(&mut self) -> io::Result<()>;
+
+    /// Whether the peer's end of stream has already arrived although the
+    /// last read still returned data, so that no readiness event will
+    /// announce it (TLS: a `close_notify` in the same packet as the last
+    /// data). [`Conn::drive`] then reads again after a short read instead of
+    /// waiting. The default, `false`, is right for TCP, whose end of stream
+    /// raises an event of its own.
+    fn end_pending(&self) -> bool {
+        false
+    }
 }
 
 impl ShutdownWrite for mio::net::TcpStream {
@@ -305,7 +315,7 @@ impl<S: Read + Write + ShutdownWrite, P> Conn<S, P> {
             if step.close {
                 self.state = State::Closing;
                 self.input.clear();
-            } else if n < READ_CHUNK {
+            } else if n < READ_CHUNK && !self.stream.end_pending() {
                 // A short read drained the socket: the next bytes raise a new
                 // edge, so skip the read that would only say WouldBlock (the
                 // pool calls once more if the peer hung up meanwhile).
@@ -453,6 +463,8 @@ mod tests {
         /// Output of the stream's own (a TLS session's ciphertext) that
         /// `flush` has not sent yet.
         holding: bool,
+        /// The end of stream arrived with the last data (TLS close_notify).
+        ended: bool,
     }
 
     impl Read for Script {
@@ -473,6 +485,10 @@ mod tests {
         fn shutdown_write(&mut self) -> io::Result<()> {
             self.shut.set(true);
             Ok(())
+        }
+
+        fn end_pending(&self) -> bool {
+            self.ended
         }
     }
 
@@ -517,7 +533,19 @@ mod tests {
             write_room,
             shut: Default::default(),
             holding: false,
+            ended: false,
         })
+    }
+
+    #[test]
+    fn an_end_that_came_with_the_data_is_read_without_waiting() {
+        // The last read returned data and the stream already knows the
+        // peer is done (TLS: close_notify in the same packet); no event
+        // will announce it, so drive must not stop at the short read.
+        let mut c = script(&[Some(b"last\n")], 1 << 20);
+        c.get_mut().ended = true;
+        assert!(c.drive(lines).unwrap());
+        assert_eq!(c.get_ref().written, b"last!\n");
     }
 
     #[test]

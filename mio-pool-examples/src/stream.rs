@@ -90,6 +90,13 @@ impl ShutdownWrite for Stream {
             }
         }
     }
+
+    fn end_pending(&self) -> bool {
+        match self {
+            Stream::Plain(_) => false,
+            Stream::Tls(s) => s.peer_closed(),
+        }
+    }
 }
 
 impl Source for Stream {

@@ -170,6 +170,30 @@ fn replies_still_queued_in_tls_are_sent_before_the_connection_closes() {
 }
 
 #[test]
+fn a_close_notify_sent_with_the_last_request_closes_the_connection() {
+    let certs = TestCerts::new();
+    let s = start(env!("CARGO_BIN_EXE_echo"), &certs);
+    let mut c = client(&s, &certs, &[]);
+    // A round trip first: the handshake is done.
+    c.write_all(b"hi").unwrap();
+    assert_eq!(read_until(&mut c, |got| got.len() >= 2), b"hi");
+    // Data and close_notify in one packet, and the TCP connection stays
+    // open: no readiness event follows the data.
+    c.conn.writer().write_all(b"goodbye").unwrap();
+    c.conn.send_close_notify();
+    c.flush().unwrap();
+    let got = read_until(&mut c, |got| got.len() >= 7);
+    assert_eq!(got, b"goodbye");
+    // Then the server closes (within the read timeout, not at it).
+    let mut rest = [0u8; 16];
+    match c.read(&mut rest) {
+        Ok(0) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {}
+        other => panic!("expected the end of the connection, got {other:?}"),
+    }
+}
+
+#[test]
 fn wrk_over_https() {
     let Some(wrk) = stock_client("wrk") else {
         return;

@@ -77,7 +77,9 @@
 //!   wants to send (handshake messages, alerts, key updates), so a handler
 //!   that only ever reads still completes the handshake. A `read` that
 //!   returns fewer bytes than asked means the socket was drained (or the
-//!   stream ended), as on TCP: the pool's short-read shortcut stays valid.
+//!   stream ended), as on TCP: the pool's short-read shortcut stays valid,
+//!   except that a `close_notify` that came with the last data raises no
+//!   event: see [`TlsStream::peer_closed`].
 //! * **Writes are never lost.** `write` hands plaintext to rustls, which
 //!   encrypts and queues it (before the handshake completes, it queues the
 //!   plaintext). Whatever `write` accepted is sent, in order, by later calls
@@ -203,6 +205,7 @@ impl TlsAcceptor {
             handshake_deadline: self.handshake_timeout.map(|t| Instant::now() + t),
             failed: None,
             close_notify_queued: false,
+            peer_closed: false,
         }
     }
 }
@@ -234,6 +237,8 @@ pub struct TlsStream<S> {
     failed: Option<String>,
     /// `close_notify` is queued (by `poll_close` or `queue_close_notify`).
     close_notify_queued: bool,
+    /// The peer's `close_notify` (or the socket's end) has been received.
+    peer_closed: bool,
 }
 
 impl<S> TlsStream<S> {
@@ -258,6 +263,17 @@ impl<S> TlsStream<S> {
     /// Whether the handshake is still running.
     pub fn is_handshaking(&self) -> bool {
         self.tls.is_handshaking()
+    }
+
+    /// Whether the peer has ended its side: its `close_notify`, or the
+    /// socket's end of stream, has been received. Reads return `Ok(0)` once
+    /// the plaintext before it has been read.
+    ///
+    /// A `close_notify` that came in the same packet as the last data raises
+    /// no event of its own (the socket stays open): a handler that stops at
+    /// a short read should check this first, and read again if it is set.
+    pub fn peer_closed(&self) -> bool {
+        self.peer_closed
     }
 
     /// Whether output is queued that the socket has not taken yet
@@ -325,10 +341,12 @@ impl<S: Read + Write> TlsStream<S> {
         };
         let drained = probe.drained;
         if n == 0 {
+            self.peer_closed = true;
             return Ok(Some(true)); // end of stream: rustls noted it
         }
-        if let Err(e) = self.tls.process_new_packets() {
-            return Err(self.fail(e.to_string()));
+        match self.tls.process_new_packets() {
+            Ok(state) => self.peer_closed |= state.peer_has_closed(),
+            Err(e) => return Err(self.fail(e.to_string())),
         }
         Ok(Some(drained))
     }

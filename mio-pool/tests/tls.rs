@@ -207,6 +207,21 @@ fn a_clean_close_notify_is_end_of_stream() {
 }
 
 #[test]
+fn close_notify_with_the_last_data_is_visible_without_another_event() {
+    let mut p = pair();
+    p.handshake();
+    p.client.writer().write_all(b"last words").unwrap();
+    p.client.send_close_notify();
+    p.pump();
+    let mut buf = [0u8; 64];
+    assert_eq!(p.server.read(&mut buf).unwrap(), 10);
+    // The socket is still open and drained: no event will come, so the
+    // handler must be able to see that the stream ended.
+    assert!(p.server.peer_closed());
+    assert_eq!(p.server.read(&mut buf).unwrap(), 0);
+}
+
+#[test]
 fn garbage_gets_an_alert_and_invalid_data_every_time() {
     let mut p = pair();
     p.sock
