@@ -1,7 +1,9 @@
 //! `mio_pool::tls::TlsStream` driven directly, over a non-blocking socket
-//! pair, against a rustls client in the same thread: every step is
-//! deterministic, no timing involved.
+//! pair, against a rustls client in the same thread (every step is
+//! deterministic, no timing involved), and then through a pool.
 #![cfg(feature = "tls")]
+
+mod util;
 
 use std::io::{self, Read, Write};
 use std::sync::Arc;
@@ -318,4 +320,62 @@ fn the_handshake_has_a_deadline_until_it_completes() {
         .unwrap()
         .set_handshake_timeout(None);
     assert_eq!(pair_with(&acceptor, client).server.deadline(), None);
+}
+
+/// The crate example's echo handler, on TLS.
+fn tls_echo(c: &mut TlsStream<mio::net::TcpStream>) -> io::Result<bool> {
+    let mut buf = [0u8; 16 * 1024];
+    let n = c.read(&mut buf)?;
+    if n == 0 {
+        return Ok(true);
+    }
+    c.write_all(&buf[..n])?;
+    Ok(false)
+}
+
+#[test]
+fn a_pool_serves_tls_clients_while_a_bad_one_is_closed() {
+    let (server, client) = configs();
+    let acceptor = TlsAcceptor::new(server).unwrap();
+    let listener = mio::net::TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let pool = mio_pool::PoolBuilder::from(listener)
+        .unwrap()
+        .with_adapter(move |tcp| acceptor.accept(tcp))
+        .run_stateless(2, tls_echo);
+
+    let clients: Vec<_> = (0..8u8)
+        .map(|i| {
+            let config = client.clone();
+            std::thread::spawn(move || {
+                let name = ServerName::try_from("localhost").unwrap();
+                let conn = ClientConnection::new(config, name).unwrap();
+                let mut tls = rustls::StreamOwned::new(conn, util::client(addr));
+                for round in 0..50u8 {
+                    let msg = vec![i ^ round; 1000];
+                    tls.write_all(&msg).unwrap();
+                    let mut back = vec![0u8; msg.len()];
+                    tls.read_exact(&mut back).unwrap();
+                    assert_eq!(back, msg);
+                }
+            })
+        })
+        .collect();
+
+    // Meanwhile, plain text at the TLS port: an alert, then the end.
+    let mut bad = util::client(addr);
+    bad.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut reply = Vec::new();
+    bad.read_to_end(&mut reply).unwrap();
+    assert!(reply.len() >= 7 && reply[0] == 21, "{reply:?}");
+
+    for c in clients {
+        c.join().expect("a good client failed");
+    }
+    // Eight clients left without close_notify: closed, not errors; the bad
+    // one is the only handler error.
+    util::wait_stats(&pool, "all nine closed", |s| s.closed == 9);
+    let stats = pool.stats();
+    assert_eq!(stats.handler_errors, 1, "{stats:?}");
+    pool.terminate();
 }
