@@ -6,10 +6,21 @@
 //!   connection and a bare mio loop, side by side (see [`mod@bench`]).
 //! - `cargo xtask peer {tokio|threads|bare-mio}`: the peer echo servers that
 //!   the benchmark runs (see [`peer`]).
+//!
+//! Kept light: the `cargo xtask` alias builds without the `bench` feature,
+//! so `ci` compiles only clap and libc. The benchmark and the peers need
+//! tokio, plotters and hdrhistogram: `bench` and `peer` build the release
+//! binary with the feature and hand over to it ([`workspace`]).
+
+// The light build compiles the shared helpers without the benchmark that
+// uses most of them.
+#![cfg_attr(not(feature = "bench"), allow(dead_code, unused_imports))]
 
 mod bench;
 mod ci;
 mod peer;
+mod process;
+mod workspace;
 
 use std::process::ExitCode;
 
@@ -43,12 +54,31 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Ci => ci::run(),
         Command::Bench(args) => bench::run(&args),
-        Command::Peer(args) => match peer::run(&args) {
+        Command::Peer(args) => run_peer(&args),
+    }
+}
+
+/// Runs a peer server here, or (light build) in the release xtask.
+fn run_peer(args: &peer::PeerArgs) -> ExitCode {
+    #[cfg(feature = "bench")]
+    {
+        match peer::run(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("xtask peer {}: {e}", args.kind.name());
                 ExitCode::FAILURE
             }
-        },
+        }
+    }
+    #[cfg(not(feature = "bench"))]
+    {
+        let _ = args;
+        match workspace::Workspace::locate() {
+            Ok(ws) => ws.hand_over(false),
+            Err(e) => {
+                eprintln!("xtask peer: {e}");
+                ExitCode::FAILURE
+            }
+        }
     }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use super::procfs::CpuTime;
+use crate::process::procfs::CpuTime;
 
 /// One kind of figure. Every measurement yields a subset of these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

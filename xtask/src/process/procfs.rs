@@ -1,4 +1,4 @@
-//! What the benchmark reads about a server process from `/proc`, and the
+//! What xtask reads about a server process from `/proc`, and the
 //! open-file limit it raises for itself and its children.
 
 use std::fs;
