@@ -9,7 +9,7 @@ struct Step {
 }
 
 /// What `.ci/run` runs after installing the stock clients, in its order.
-const STEPS: [Step; 5] = [
+const STEPS: [Step; 6] = [
     Step {
         args: &["fmt", "--all", "--check"],
         env: &[],
@@ -33,6 +33,10 @@ const STEPS: [Step; 5] = [
         args: &["xtask", "bench", "--quick"],
         env: &[],
     },
+    Step {
+        args: &["xtask", "soak", "--quick"],
+        env: &[],
+    },
     // The loom models, in a target directory of their own so that the
     // `--cfg loom` build does not invalidate the normal one.
     Step {
@@ -45,7 +49,7 @@ const STEPS: [Step; 5] = [
 ];
 
 /// Runs the steps of `.ci/run` (format, lints, tests, the benchmark's smoke
-/// test, the loom models), stopping at the first failure.
+/// test, the soak, the loom models), stopping at the first failure.
 pub fn run() -> ExitCode {
     for step in &STEPS {
         let shown: Vec<String> = step

@@ -4,11 +4,14 @@
 //! - `cargo xtask ci`: what CI runs (format, lints, tests).
 //! - `cargo xtask bench [--quick]`: mio-pool against tokio, a thread per
 //!   connection and a bare mio loop, side by side (see [`mod@bench`]).
+//! - `cargo xtask soak [--secs N] [--quick]`: the `http` and `kv` examples
+//!   under well-behaved and hostile clients; nothing may be lost (see
+//!   [`soak`]).
 //! - `cargo xtask peer {tokio|threads|bare-mio}`: the peer echo servers that
 //!   the benchmark runs (see [`peer`]).
 //!
 //! Kept light: the `cargo xtask` alias builds without the `bench` feature,
-//! so `ci` compiles only clap and libc. The benchmark and the peers need
+//! so `ci` and `soak` compile only clap and libc. The benchmark and the peers need
 //! tokio, plotters and hdrhistogram: `bench` and `peer` build the release
 //! binary with the feature and hand over to it ([`workspace`]).
 
@@ -20,6 +23,7 @@ mod bench;
 mod ci;
 mod peer;
 mod process;
+mod soak;
 mod workspace;
 
 use std::process::ExitCode;
@@ -41,10 +45,14 @@ struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run what CI runs: fmt --check, clippy -D warnings, test.
+    /// Run what CI runs, the steps of `.ci/run` in order: cargo fmt --check,
+    /// clippy -D warnings, test --workspace, xtask bench --quick, xtask soak
+    /// --quick, and the loom models of the poller.
     Ci,
     /// Benchmark mio-pool against its peers and external anchors.
     Bench(bench::BenchArgs),
+    /// Soak the http and kv examples with good and hostile clients; fails if a reply is lost or wrong.
+    Soak(soak::SoakArgs),
     /// Run one of the peer echo servers that the benchmark compares against.
     Peer(peer::PeerArgs),
 }
@@ -54,6 +62,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Ci => ci::run(),
         Command::Bench(args) => bench::run(&args),
+        Command::Soak(args) => soak::run(&args),
         Command::Peer(args) => run_peer(&args),
     }
 }

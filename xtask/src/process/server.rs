@@ -161,9 +161,10 @@ impl RunningServer {
         self.process.try_wait().is_none()
     }
 
-    /// Asks the server to stop, then kills whatever is left after a grace period.
-    pub fn stop(self) {
-        self.process.stop(self.stop_signal, Duration::from_secs(2));
+    /// Asks the server to stop, then kills whatever is left after a grace
+    /// period; returns its exit status if it exited by itself in time.
+    pub fn stop(self) -> Option<std::process::ExitStatus> {
+        self.process.stop(self.stop_signal, Duration::from_secs(2))
     }
 }
 
