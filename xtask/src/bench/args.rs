@@ -33,9 +33,12 @@ pub struct BenchArgs {
     /// Idle connections of the idle scenario [default: 10000; --quick: 1000].
     #[arg(long)]
     pub idle: Option<usize>,
+    /// Trickling connections of the slowloris scenario [default: 5000; --quick: 200].
+    #[arg(long)]
+    pub slowloris: Option<usize>,
     /// Run only the scenarios whose id contains this text (repeatable). Ids:
     /// echo-64B-1c, echo-64B-64c, echo-64B-512c, echo-16KiB-64c, churn, idle,
-    /// http-wrk, redis-set, redis-get, redis-set-P16, redis-get-P16.
+    /// slowloris, http-wrk, redis-set, redis-get, redis-set-P16, redis-get-P16.
     #[arg(long)]
     pub only: Vec<String>,
     /// Skip the external anchors (wrk against nginx, redis-benchmark against redis-server).

@@ -27,7 +27,8 @@ macro_rules! with_bench_feature {
 }
 
 with_bench_feature!(
-    anchors, chart, load, machine, perf, report, run, scenario, stats, table, targets, window,
+    anchors, chart, load, machine, perf, report, run, scenario, slowloris, stats, table, targets,
+    window,
 );
 
 pub use args::BenchArgs;
@@ -83,6 +84,7 @@ fn measure(ws: Workspace, args: &BenchArgs) -> ExitCode {
         ));
     }
     echo(&mut bench);
+    slowloris::run(&mut bench);
     if args.no_anchors {
         bench.note("external anchors skipped (--no-anchors)".into());
     } else {
@@ -102,7 +104,7 @@ fn echo(bench: &mut run::Bench) {
             continue;
         }
         let t = bench.add_table(&sc.id, &sc.title, sc.op, args::POOL);
-        bench.in_rounds(&sc.id, &servers, &[t], |bench, server, _| {
+        bench.in_rounds(&sc.id, &servers, &[t], |bench, _, server, _| {
             vec![scenario::measure(server, sc.load, &timing, bench.perf())]
         });
     }

@@ -35,6 +35,8 @@ pub struct Bench {
     rounds: usize,
     /// Idle connections of the idle scenario.
     idle: usize,
+    /// Connections that fit under the open-file limit, with a margin.
+    room: usize,
     /// perf, if it works here.
     perf: Option<Perf>,
     /// Where the machine stands.
@@ -86,9 +88,10 @@ impl Bench {
             }
         };
         let mut idle = args.idle.unwrap_or(if quick { 1000 } else { 10_000 });
+        let mut room = usize::MAX;
         match procfs::raise_nofile() {
             Ok(limit) => {
-                let room = (limit as usize).saturating_sub(600);
+                room = (limit as usize).saturating_sub(600);
                 if idle > room {
                     notes.push(format!(
                         "open-file limit {limit}: idle connections cut from {idle} to {room} (raise the hard limit with `ulimit -Hn`)"
@@ -117,6 +120,7 @@ impl Bench {
             timing,
             rounds: args.rounds.unwrap_or(if quick { 1 } else { 3 }).max(1),
             idle,
+            room,
             perf,
             machine: Machine::probe(),
             progress,
@@ -146,6 +150,12 @@ impl Bench {
         self.idle
     }
 
+    /// How many connections a scenario may hold open besides its active
+    /// ones, under the open-file limit (which the server shares).
+    pub fn room_for_connections(&self) -> usize {
+        self.room
+    }
+
     /// Path of a binary of the release build.
     pub fn release_bin(&self, name: &str) -> PathBuf {
         self.ws.release_bin(name)
@@ -156,7 +166,10 @@ impl Bench {
         let per = self.timing.warmup + self.timing.window + Duration::from_secs(10);
         let servers = 4 + self.args.variant.len();
         let measurements = (self.rounds * servers * (6 + 6)) as u32;
-        per * measurements + Duration::from_secs(600)
+        // The slowloris scenario: two rows, each opening thousands of
+        // connections and waiting for a header deadline.
+        let slowloris = Duration::from_secs(60) * (2 * self.rounds) as u32;
+        per * measurements + slowloris + Duration::from_secs(600)
     }
 
     /// Whether `--only` lets the scenario `id` run.
@@ -200,7 +213,7 @@ impl Bench {
 
     /// Measures every server of `specs` `rounds` times, taking turns
     /// (A B C A B C ...): each time the server is started afresh, `measure`
-    /// is called with it (and the round), the server is stopped, and what
+    /// is called with its spec, the running server and the round, the server is stopped, and what
     /// `measure` returned is filed, one result per table of `tables` in
     /// order. A server that fails to start fails all of them. `tag` names
     /// the step in the progress line and the log files. The tables are
@@ -210,7 +223,12 @@ impl Bench {
         tag: &str,
         specs: &[ServerSpec],
         tables: &[TableId],
-        mut measure: impl FnMut(&Bench, &mut RunningServer, usize) -> Vec<Result<Measured, String>>,
+        mut measure: impl FnMut(
+            &Bench,
+            &ServerSpec,
+            &mut RunningServer,
+            usize,
+        ) -> Vec<Result<Measured, String>>,
     ) {
         self.progress.inc_length((specs.len() * self.rounds) as u64);
         for round in 0..self.rounds {
@@ -224,7 +242,7 @@ impl Bench {
                 let log = self.log_path(tag, &spec.name, round);
                 let results = match RunningServer::start(spec, &log) {
                     Ok(mut server) => {
-                        let results = measure(self, &mut server, round);
+                        let results = measure(self, spec, &mut server, round);
                         server.stop();
                         results
                     }

@@ -4,7 +4,8 @@
 use std::thread;
 use std::time::Duration;
 
-use super::load::{churn, idle::IdleSet, pingpong, Running, Tally};
+use super::load::pingpong::{self, Message};
+use super::load::{churn, idle::IdleSet, Running, Tally};
 use super::perf::{self, Perf};
 use super::stats::{self, Metric, Op};
 use super::window::{self, Gauge, Measured, Readings};
@@ -117,11 +118,11 @@ pub fn measure(
     let mut idle_set = None;
     let mut alone = None;
     let running = match load {
-        Load::PingPong { conns, size } => pingpong::start(addr, conns, size, threads)?,
+        Load::PingPong { conns, size } => pingpong::start(addr, conns, &Message::echo(size), threads)?,
         Load::Churn { size } => churn::start(addr, size, threads),
         Load::Idle { idle, active, size } => {
             let (tally, r) = run_window(
-                pingpong::start(addr, active, size, threads)?,
+                pingpong::start(addr, active, &Message::echo(size), threads)?,
                 timing,
                 &mut Gauge::attach(None, &pids),
             );
@@ -133,7 +134,7 @@ pub fn measure(
             let per_conn = (after as f64 - before as f64) / set.count() as f64 / 1024.0;
             out.figures.insert(Metric::IdleKibPerConn, per_conn);
             idle_set = Some(set);
-            pingpong::start(addr, active, size, threads)?
+            pingpong::start(addr, active, &Message::echo(size), threads)?
         }
     };
     let (tally, readings) = run_window(running, timing, &mut gauge);
@@ -148,7 +149,7 @@ pub fn measure(
         // cancels a drift or a warm-up effect that favours either order.
         drop(set);
         let (last, r) = run_window(
-            pingpong::start(addr, active, size, threads)?,
+            pingpong::start(addr, active, &Message::echo(size), threads)?,
             timing,
             &mut Gauge::attach(None, &pids),
         );

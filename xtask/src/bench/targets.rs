@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use super::args::POOL;
+use super::slowloris;
 use super::stats::{self, Metric};
 use super::table::Table;
 
@@ -58,12 +59,12 @@ const TOKIO: &str = "tokio";
 
 use Compare::{Ratio, Value};
 use Metric::{CpuUsPerOp, CtxSwitchesPerOp, IdleKibPerConn, IdleSlowdownPct, P99Us};
-use Metric::{SyscallsPerOp, Throughput};
+use Metric::{SyscallsPerOp, Throughput, TrickleClosedPct};
 use Rule::{AtLeast, AtMost, Report};
 
 /// Every target, in report order.
 #[rustfmt::skip]
-const TARGETS: [Spec; 13] = [
+const TARGETS: [Spec; 16] = [
     Spec("64 B, 64 conns: round trips/s ≥ tokio's", "echo-64B-64c", POOL, Throughput, Ratio(TOKIO), AtLeast(1.0)),
     Spec("64 B, 512 conns: round trips/s ≥ tokio's", "echo-64B-512c", POOL, Throughput, Ratio(TOKIO), AtLeast(1.0)),
     Spec("64 B, 64 conns: p99 ≤ 0.6x tokio's", "echo-64B-64c", POOL, P99Us, Ratio(TOKIO), AtMost(0.6)),
@@ -74,6 +75,9 @@ const TARGETS: [Spec; 13] = [
     Spec("churn: connections/s ≥ tokio's", "churn", POOL, Throughput, Ratio(TOKIO), AtLeast(1.0)),
     Spec("idle connections slow the 64 active ones by < 5%", "idle", POOL, IdleSlowdownPct, Value, AtMost(5.0)),
     Spec("memory per idle connection ≤ tokio's", "idle", POOL, IdleKibPerConn, Ratio(TOKIO), AtMost(1.0)),
+    Spec("slowloris: round trips/s with the trickle ≥ 0.9x without", "slowloris", slowloris::TRICKLED, Throughput, Ratio(slowloris::PLAIN), AtLeast(0.9)),
+    Spec("slowloris: p99 with the trickle ≤ 1.1x without", "slowloris", slowloris::TRICKLED, P99Us, Ratio(slowloris::PLAIN), AtMost(1.1)),
+    Spec("slowloris: the header deadline closes every trickling connection", "slowloris", slowloris::TRICKLED, TrickleClosedPct, Value, AtLeast(100.0)),
     Spec("http-wrk: requests/s against nginx (report; aim ≥ 1.0x)", "http-wrk", "mio-pool http", Throughput, Ratio("nginx"), Report),
     Spec("redis-get: requests/s against redis-server (report; aim ≥ 1.0x)", "redis-get", "mio-pool kv", Throughput, Ratio("redis-server"), Report),
     Spec("redis-get-P16: requests/s against redis-server (report; aim ≥ 1.0x)", "redis-get-P16", "mio-pool kv", Throughput, Ratio("redis-server"), Report),
@@ -177,7 +181,7 @@ mod tests {
             .into_iter()
             .map(|s| s.id)
             .collect();
-        ids.extend(["http-wrk", "redis-get", "redis-get-P16"].map(String::from));
+        ids.extend(["http-wrk", "redis-get", "redis-get-P16", slowloris::ID].map(String::from));
         for t in &TARGETS {
             assert!(
                 ids.iter().any(|id| id == t.1),

@@ -86,7 +86,7 @@ pub fn run(bench: &mut Bench) {
         .arg(format!("http://{}/", server.addr));
         cmd
     };
-    bench.in_rounds(ID, &specs, &[t], |bench, server, _| {
+    bench.in_rounds(ID, &specs, &[t], |bench, _, server, _| {
         if warm {
             let _ = children::run_bounded(&mut wrk_cmd(server, 1), Duration::from_secs(30));
         }

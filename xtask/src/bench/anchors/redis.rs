@@ -91,7 +91,7 @@ pub fn run(bench: &mut Bench) {
     };
     let window = bench.timing().window.as_secs_f64();
     let timeout = Duration::from_secs(if bench.args().quick { 30 } else { 120 });
-    bench.in_rounds("redis", &specs, &tables, |bench, server, _| {
+    bench.in_rounds("redis", &specs, &tables, |bench, _, server, _| {
         tests
             .iter()
             .map(|&&(_, command, pipeline)| {

@@ -10,6 +10,7 @@
 pub mod churn;
 pub mod idle;
 pub mod pingpong;
+pub mod trickle;
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;

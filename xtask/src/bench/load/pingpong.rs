@@ -1,5 +1,6 @@
-//! Closed-loop ping-pong: each connection sends a fixed-size message, waits
-//! for all of it to come back, and sends the next one at once.
+//! Closed-loop ping-pong: each connection sends a fixed message, waits for
+//! a reply of a known length (the echo of the message, or an HTTP response
+//! whose length was probed once), and sends the next one at once.
 //!
 //! Connections are spread over a few client threads, each running its own
 //! `mio::Poll`, so one thread drives many connections.
@@ -18,16 +19,35 @@ use super::{split, Phase, Running, Tally};
 /// How long connecting all clients may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Byte pattern of the messages (any value; echo servers do not look).
+/// Byte pattern of echo messages (any value; echo servers do not look).
 const FILL: u8 = 0xa5;
 
+/// What each connection sends, and how long the reply to it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// The request.
+    pub request: Vec<u8>,
+    /// The length of its reply, in bytes.
+    pub reply_len: usize,
+}
+
+impl Message {
+    /// A `size`-byte message that an echo server sends back.
+    pub fn echo(size: usize) -> Message {
+        Message {
+            request: vec![FILL; size],
+            reply_len: size,
+        }
+    }
+}
+
 /// Opens `conns` connections over up to `threads` client threads and starts
-/// ping-pong with `size`-byte messages (the run starts in warm-up). Returns
-/// once every connection is open.
+/// ping-pong with `msg` (the run starts in warm-up). Returns once every
+/// connection is open.
 pub fn start(
     addr: SocketAddr,
     conns: usize,
-    size: usize,
+    msg: &Message,
     threads: usize,
 ) -> Result<Running, String> {
     let phase = Phase::new();
@@ -37,7 +57,8 @@ pub fn start(
         .map(|n| {
             let phase = phase.clone();
             let ready = ready_tx.clone();
-            thread::spawn(move || client(addr, n, size, &phase, &ready))
+            let msg = msg.clone();
+            thread::spawn(move || client(addr, n, &msg, &phase, &ready))
         })
         .collect();
     let running = Running {
@@ -62,9 +83,9 @@ pub fn start(
 struct Conn {
     /// The socket.
     stream: TcpStream,
-    /// Bytes of the current message written so far.
+    /// Bytes of the current request written so far.
     sent: usize,
-    /// Bytes of the current message read back so far.
+    /// Bytes of its reply read so far.
     received: usize,
     /// When the current message started.
     started: Instant,
@@ -77,7 +98,7 @@ struct Conn {
 fn client(
     addr: SocketAddr,
     n: usize,
-    size: usize,
+    msg: &Message,
     phase: &Phase,
     ready: &mpsc::Sender<Result<(), String>>,
 ) -> Tally {
@@ -92,13 +113,12 @@ fn client(
             return tally;
         }
     };
-    let msg = vec![FILL; size];
     let mut buf = vec![0u8; 64 * 1024];
     let mut open = conns.len();
     let now = Instant::now();
     for conn in &mut conns {
         conn.started = now;
-        if let Err(e) = conn.drive(false, &msg, &mut buf, phase, &mut tally) {
+        if let Err(e) = conn.drive(false, msg, &mut buf, phase, &mut tally) {
             conn.fail(e, &mut tally, &mut open);
         }
     }
@@ -119,7 +139,7 @@ fn client(
             if conn.dead {
                 continue;
             }
-            if let Err(e) = conn.drive(true, &msg, &mut buf, phase, &mut tally) {
+            if let Err(e) = conn.drive(true, msg, &mut buf, phase, &mut tally) {
                 conn.fail(e, &mut tally, &mut open);
             }
         }
@@ -162,21 +182,24 @@ impl Conn {
     /// `readable` says whether data may be waiting. Right after a message is
     /// written in full, nothing can have come back yet, so the read (which
     /// would only return `WouldBlock`) is skipped and the next edge awaited;
-    /// a read that stops at `received == sent` leaves the socket empty,
-    /// since the server can only echo what was sent, so the next arrival
-    /// raises a new edge.
+    /// a read that stops at `received == reply_len` leaves the socket
+    /// empty, since the server answers only the one request outstanding, so
+    /// the next arrival raises a new edge. (An echo server may send part of
+    /// the reply back before the request is all written; that is read when
+    /// the write blocks.)
     fn drive(
         &mut self,
         mut readable: bool,
-        msg: &[u8],
+        msg: &Message,
         buf: &mut [u8],
         phase: &Phase,
         tally: &mut Tally,
     ) -> io::Result<()> {
         loop {
             let mut blocked = false;
-            while self.sent < msg.len() {
-                match self.stream.write(&msg[self.sent..]) {
+            let request = &msg.request;
+            while self.sent < request.len() {
+                match self.stream.write(&request[self.sent..]) {
                     Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                     Ok(n) => self.sent += n,
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -188,7 +211,7 @@ impl Conn {
                 }
             }
             if readable || blocked {
-                while self.received < self.sent {
+                while self.received < msg.reply_len {
                     match self.stream.read(buf) {
                         Ok(0) => {
                             return Err(io::Error::new(
@@ -203,7 +226,16 @@ impl Conn {
                     }
                 }
             }
-            if self.received < msg.len() {
+            if self.received > msg.reply_len {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "reply longer than the {} bytes expected",
+                        msg.reply_len
+                    ),
+                ));
+            }
+            if self.received < msg.reply_len || self.sent < request.len() {
                 return Ok(());
             }
             tally.complete(phase, self.started);
