@@ -27,6 +27,10 @@ pub struct BenchArgs {
     /// Worker threads of every server.
     #[arg(long, default_value_t = 2)]
     pub workers: usize,
+    /// Per-core figures: the load generator (and the load tools) on CPU 0,
+    /// every server on CPU 1 with one worker (`--workers` is ignored).
+    #[arg(long)]
+    pub pin: bool,
     /// Client threads of the load generator.
     #[arg(long, default_value_t = 2)]
     pub client_threads: usize,
@@ -38,6 +42,7 @@ pub struct BenchArgs {
     pub slowloris: Option<usize>,
     /// Run only the scenarios whose id contains this text (repeatable). Ids:
     /// echo-64B-1c, echo-64B-64c, echo-64B-512c, echo-16KiB-64c, churn, idle,
+    /// echo-64B-4096c, echo-64B-16000c (--quick: echo-64B-2048c), echo-1KiB-64c,
     /// slowloris, http-wrk, redis-set, redis-get, redis-set-P16, redis-get-P16.
     #[arg(long)]
     pub only: Vec<String>,

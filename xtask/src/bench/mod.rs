@@ -99,7 +99,7 @@ fn measure(ws: Workspace, args: &BenchArgs) -> ExitCode {
 fn echo(bench: &mut run::Bench) {
     let servers = echo_servers(bench);
     let timing = *bench.timing();
-    for sc in scenario::echo_scenarios(bench.idle()) {
+    for sc in scenario::echo_scenarios(bench.idle(), &bench.many()) {
         if !bench.wanted(&sc.id) {
             continue;
         }

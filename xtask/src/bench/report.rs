@@ -30,6 +30,8 @@ pub struct Report {
 pub struct Settings {
     /// Whether this was the `--quick` smoke test.
     pub quick: bool,
+    /// Whether the load generator ran on CPU 0 and the servers on CPU 1.
+    pub pinned: bool,
     /// Worker threads of every server.
     pub workers: usize,
     /// Client threads of the load generator.
@@ -78,6 +80,12 @@ pub fn render_markdown(report: &Report) -> String {
             format!("also running during the run: {}", m.busy.join(", "))
         }
     );
+    if s.pinned {
+        let _ = writeln!(
+            out,
+            "- pinned (--pin): the load generator and load tools on CPU 0, each server on CPU 1"
+        );
+    }
     let _ = writeln!(
         out,
         "- {} server worker threads; load generator: {} client threads, closed loop, loopback; {:.2} s warm-up, {:.2} s window; {} round(s), servers alternating (A B C D A B C D ...); medians shown",
@@ -206,6 +214,7 @@ pub(crate) mod tests {
             },
             settings: Settings {
                 quick: false,
+                pinned: false,
                 workers: 2,
                 client_threads: 2,
                 warmup_s: 0.5,

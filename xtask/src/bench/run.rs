@@ -18,7 +18,7 @@ use super::stats::Op;
 use super::table::Table;
 use super::targets;
 use super::window::Measured;
-use crate::process::procfs;
+use crate::process::{children, procfs};
 use crate::process::server::{RunningServer, ServerSpec};
 use crate::workspace::Workspace;
 
@@ -58,6 +58,19 @@ pub struct TableId(usize);
 impl Bench {
     /// Prepares a run: settings, output directories, perf, file limits.
     pub fn new(ws: Workspace, args: &BenchArgs) -> Result<Bench, String> {
+        // Before pinning, which would make it see one CPU.
+        let machine = Machine::probe();
+        let mut args = args.clone();
+        if args.pin {
+            // Before any thread exists: every client thread and load tool
+            // inherits CPU 0; servers are moved to CPU 1 as they start.
+            if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+                return Err("--pin needs two CPUs".into());
+            }
+            children::pin_to(0).map_err(|e| format!("--pin: cannot bind to CPU 0: {e}"))?;
+            args.workers = 1;
+        }
+        let args = &args;
         let quick = args.quick;
         let seconds = |v: Option<f64>, full: f64, quick_v: f64| {
             Duration::from_secs_f64(
@@ -122,7 +135,7 @@ impl Bench {
             idle,
             room,
             perf,
-            machine: Machine::probe(),
+            machine,
             progress,
             logs,
             tables: Vec::new(),
@@ -150,6 +163,20 @@ impl Bench {
         self.idle
     }
 
+    /// The connection counts of the "how cost grows" scenarios beyond 512:
+    /// 4,096 and 16,000 (`--quick`: 2,048), each cut to what the open-file
+    /// limit allows.
+    pub fn many(&self) -> Vec<usize> {
+        let counts: &[usize] = if self.args.quick {
+            &[2048]
+        } else {
+            &[4096, 16_000]
+        };
+        let mut out: Vec<usize> = counts.iter().map(|&n| n.min(self.room)).collect();
+        out.dedup();
+        out
+    }
+
     /// How many connections a scenario may hold open besides its active
     /// ones, under the open-file limit (which the server shares).
     pub fn room_for_connections(&self) -> usize {
@@ -165,7 +192,7 @@ impl Bench {
     pub fn time_limit(&self) -> Duration {
         let per = self.timing.warmup + self.timing.window + Duration::from_secs(10);
         let servers = 4 + self.args.variant.len();
-        let measurements = (self.rounds * servers * (6 + 6)) as u32;
+        let measurements = (self.rounds * servers * (9 + 6)) as u32;
         // The slowloris scenario: two rows, each opening thousands of
         // connections and waiting for a header deadline.
         let slowloris = Duration::from_secs(60) * (2 * self.rounds) as u32;
@@ -240,6 +267,11 @@ impl Bench {
                     self.rounds
                 ));
                 let log = self.log_path(tag, &spec.name, round);
+                let mut spec = spec.clone();
+                if self.args.pin {
+                    spec.cpu = Some(1);
+                }
+                let spec = &spec;
                 let results = match RunningServer::start(spec, &log) {
                     Ok(mut server) => {
                         let results = measure(self, spec, &mut server, round);
@@ -322,6 +354,7 @@ impl Bench {
             machine: self.machine.clone(),
             settings: Settings {
                 quick: self.args.quick,
+                pinned: self.args.pin,
                 workers: self.args.workers,
                 client_threads: self.timing.client_threads,
                 warmup_s: self.timing.warmup.as_secs_f64(),

@@ -51,8 +51,10 @@ pub struct Scenario {
     pub load: Load,
 }
 
-/// The echo scenarios of the issue, with `idle` idle connections in the last.
-pub fn echo_scenarios(idle: usize) -> Vec<Scenario> {
+/// The echo scenarios: issue 5's, with `idle` idle connections in the
+/// last, then issue 12's "how cost grows" points not among them (64-byte
+/// ping-pong at each count of `many` connections, 1 KiB at 64).
+pub fn echo_scenarios(idle: usize, many: &[usize]) -> Vec<Scenario> {
     let ping = |conns: usize, size: usize, id: &str, what: &str| Scenario {
         id: id.to_owned(),
         title: format!(
@@ -62,7 +64,7 @@ pub fn echo_scenarios(idle: usize) -> Vec<Scenario> {
         op: Op::ROUND_TRIP,
         load: Load::PingPong { conns, size },
     };
-    vec![
+    let mut all = vec![
         ping(1, 64, "echo-64B-1c", "64-byte"),
         ping(64, 64, "echo-64B-64c", "64-byte"),
         ping(512, 64, "echo-64B-512c", "64-byte"),
@@ -83,7 +85,12 @@ pub fn echo_scenarios(idle: usize) -> Vec<Scenario> {
                 size: 64,
             },
         },
-    ]
+    ];
+    for &conns in many {
+        all.push(ping(conns, 64, &format!("echo-64B-{conns}c"), "64-byte"));
+    }
+    all.push(ping(64, 1024, "echo-1KiB-64c", "1 KiB"));
+    all
 }
 
 /// Durations and client threads of one measurement.
@@ -258,7 +265,7 @@ mod tests {
 
     #[test]
     fn scenario_ids_are_unique() {
-        let scenarios = echo_scenarios(10_000);
+        let scenarios = echo_scenarios(10_000, &[4096, 16_000]);
         let mut ids: Vec<&str> = scenarios.iter().map(|s| s.id.as_str()).collect();
         ids.sort_unstable();
         ids.dedup();

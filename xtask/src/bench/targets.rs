@@ -177,7 +177,7 @@ mod tests {
 
     #[test]
     fn every_target_names_a_scenario_that_exists() {
-        let mut ids: Vec<String> = crate::bench::scenario::echo_scenarios(1)
+        let mut ids: Vec<String> = crate::bench::scenario::echo_scenarios(1, &[])
             .into_iter()
             .map(|s| s.id)
             .collect();

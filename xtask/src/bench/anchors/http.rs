@@ -191,6 +191,7 @@ fn nginx_spec(
         ],
         ready: Ready::Connect(addr),
         stop_signal: libc::SIGTERM,
+                    cpu: None,
     };
     Ok((spec, temp))
 }

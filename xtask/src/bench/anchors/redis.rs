@@ -80,6 +80,7 @@ pub fn run(bench: &mut Bench) {
                     args: redis_args(addr.port(), &temp.path().display().to_string()),
                     ready: Ready::Connect(addr),
                     stop_signal: libc::SIGTERM,
+                    cpu: None,
                 });
                 Some(temp)
             }
