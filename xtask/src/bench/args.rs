@@ -43,6 +43,7 @@ pub struct BenchArgs {
     /// Run only the scenarios whose id contains this text (repeatable). Ids:
     /// echo-64B-1c, echo-64B-64c, echo-64B-512c, echo-16KiB-64c, churn, idle,
     /// echo-64B-4096c, echo-64B-16000c (--quick: echo-64B-2048c), echo-1KiB-64c,
+    /// open-64B-25pct, open-64B-50pct, open-64B-75pct, open-64B-90pct,
     /// slowloris, http-wrk, redis-set, redis-get, redis-set-P16, redis-get-P16.
     #[arg(long)]
     pub only: Vec<String>,

@@ -27,8 +27,8 @@ macro_rules! with_bench_feature {
 }
 
 with_bench_feature!(
-    anchors, chart, load, machine, perf, report, run, scenario, slowloris, stats, table, targets,
-    window,
+    anchors, chart, latency, load, machine, perf, report, run, scenario, slowloris, stats, table,
+    targets, window,
 );
 
 pub use args::BenchArgs;
@@ -83,7 +83,9 @@ fn measure(ws: Workspace, args: &BenchArgs) -> ExitCode {
             "the mio-pool rows are a stand-in: `{stand_in}`, not the echo example"
         ));
     }
-    echo(&mut bench);
+    let servers = echo_servers(&bench);
+    echo(&mut bench, &servers);
+    latency::run(&mut bench, &servers);
     slowloris::run(&mut bench);
     if args.no_anchors {
         bench.note("external anchors skipped (--no-anchors)".into());
@@ -96,15 +98,14 @@ fn measure(ws: Workspace, args: &BenchArgs) -> ExitCode {
 
 /// Runs the echo scenarios, servers taking turns within each round.
 #[cfg(feature = "bench")]
-fn echo(bench: &mut run::Bench) {
-    let servers = echo_servers(bench);
+fn echo(bench: &mut run::Bench, servers: &[crate::process::server::ServerSpec]) {
     let timing = *bench.timing();
     for sc in scenario::echo_scenarios(bench.idle(), &bench.many()) {
         if !bench.wanted(&sc.id) {
             continue;
         }
         let t = bench.add_table(&sc.id, &sc.title, sc.op, args::POOL);
-        bench.in_rounds(&sc.id, &servers, &[t], |bench, _, server, _| {
+        bench.in_rounds(&sc.id, servers, &[t], |bench, _, server, _| {
             vec![scenario::measure(server, sc.load, &timing, bench.perf())]
         });
     }

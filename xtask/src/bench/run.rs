@@ -14,7 +14,7 @@ use super::machine::Machine;
 use super::perf::{self, Perf};
 use super::report::{self, Report, Settings};
 use super::scenario::Timing;
-use super::stats::Op;
+use super::stats::{Metric, Op};
 use super::table::Table;
 use super::targets;
 use super::window::Measured;
@@ -192,7 +192,7 @@ impl Bench {
     pub fn time_limit(&self) -> Duration {
         let per = self.timing.warmup + self.timing.window + Duration::from_secs(10);
         let servers = 4 + self.args.variant.len();
-        let measurements = (self.rounds * servers * (9 + 6)) as u32;
+        let measurements = (self.rounds * servers * (13 + 6)) as u32;
         // The slowloris scenario: two rows, each opening thousands of
         // connections and waiting for a header deadline.
         let slowloris = Duration::from_secs(60) * (2 * self.rounds) as u32;
@@ -219,6 +219,11 @@ impl Bench {
     pub fn add_table(&mut self, id: &str, title: &str, op: Op, baseline: &str) -> TableId {
         self.tables.push(Table::new(id, title, op, baseline));
         TableId(self.tables.len() - 1)
+    }
+
+    /// The median `metric` of `server` in the table `id`, if measured.
+    pub fn figure(&self, id: &str, server: &str, metric: Metric) -> Option<f64> {
+        self.tables.iter().find(|t| t.id == id)?.get(server, metric)
     }
 
     /// Marks table `t` as not run, for `reason` (also a note).

@@ -64,7 +64,7 @@ use Rule::{AtLeast, AtMost, Report};
 
 /// Every target, in report order.
 #[rustfmt::skip]
-const TARGETS: [Spec; 16] = [
+const TARGETS: [Spec; 20] = [
     Spec("64 B, 64 conns: round trips/s ≥ tokio's", "echo-64B-64c", POOL, Throughput, Ratio(TOKIO), AtLeast(1.0)),
     Spec("64 B, 512 conns: round trips/s ≥ tokio's", "echo-64B-512c", POOL, Throughput, Ratio(TOKIO), AtLeast(1.0)),
     Spec("64 B, 64 conns: p99 ≤ 0.6x tokio's", "echo-64B-64c", POOL, P99Us, Ratio(TOKIO), AtMost(0.6)),
@@ -72,6 +72,10 @@ const TARGETS: [Spec; 16] = [
     Spec("64 B, 64 conns: CPU per round trip ≤ tokio's", "echo-64B-64c", POOL, CpuUsPerOp, Ratio(TOKIO), AtMost(1.0)),
     Spec("64 B, 64 conns: system calls per round trip ≤ 2.1", "echo-64B-64c", POOL, SyscallsPerOp, Value, AtMost(2.1)),
     Spec("64 B, 64 conns, CPU yield off (`--variant no-yield=...`): context switches per round trip ≤ tokio's", "echo-64B-64c", "no-yield", CtxSwitchesPerOp, Ratio(TOKIO), AtMost(1.0)),
+    Spec("open loop at 25% of tokio's peak: p99 ≤ tokio's", "open-64B-25pct", POOL, P99Us, Ratio(TOKIO), AtMost(1.0)),
+    Spec("open loop at 50% of tokio's peak: p99 ≤ tokio's", "open-64B-50pct", POOL, P99Us, Ratio(TOKIO), AtMost(1.0)),
+    Spec("open loop at 75% of tokio's peak: p99 ≤ tokio's", "open-64B-75pct", POOL, P99Us, Ratio(TOKIO), AtMost(1.0)),
+    Spec("open loop at 90% of tokio's peak: p99 ≤ tokio's", "open-64B-90pct", POOL, P99Us, Ratio(TOKIO), AtMost(1.0)),
     Spec("churn: connections/s ≥ tokio's", "churn", POOL, Throughput, Ratio(TOKIO), AtLeast(1.0)),
     Spec("idle connections slow the 64 active ones by < 5%", "idle", POOL, IdleSlowdownPct, Value, AtMost(5.0)),
     Spec("memory per idle connection ≤ tokio's", "idle", POOL, IdleKibPerConn, Ratio(TOKIO), AtMost(1.0)),
@@ -182,6 +186,7 @@ mod tests {
             .map(|s| s.id)
             .collect();
         ids.extend(["http-wrk", "redis-get", "redis-get-P16", slowloris::ID].map(String::from));
+        ids.extend(crate::bench::latency::LEVELS.map(crate::bench::latency::id));
         for t in &TARGETS {
             assert!(
                 ids.iter().any(|id| id == t.1),

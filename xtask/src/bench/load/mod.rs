@@ -9,13 +9,19 @@
 
 pub mod churn;
 pub mod idle;
+pub mod openloop;
 pub mod pingpong;
 pub mod trickle;
 
+use std::io;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use mio::net::TcpStream;
+use mio::{Interest, Poll, Token};
 
 use hdrhistogram::Histogram;
 
@@ -138,6 +144,27 @@ impl Running {
     }
 }
 
+/// Opens `n` non-blocking connections to `addr` with TCP_NODELAY, each
+/// registered for reading and writing (edge-triggered) with its index as
+/// its token, on a new `Poll`.
+pub fn connect(addr: SocketAddr, n: usize) -> io::Result<(Poll, Vec<TcpStream>)> {
+    let poll = Poll::new()?;
+    let mut streams = Vec::with_capacity(n);
+    for i in 0..n {
+        let std_stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+        std_stream.set_nodelay(true)?;
+        std_stream.set_nonblocking(true)?;
+        let mut stream = TcpStream::from_std(std_stream);
+        poll.registry().register(
+            &mut stream,
+            Token(i),
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
+        streams.push(stream);
+    }
+    Ok((poll, streams))
+}
+
 /// Splits `n` connections over `threads` threads as evenly as possible,
 /// dropping threads that would get none.
 pub fn split(n: usize, threads: usize) -> Vec<usize> {
@@ -151,7 +178,6 @@ pub fn split(n: usize, threads: usize) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn split_is_even_and_total() {

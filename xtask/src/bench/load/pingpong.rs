@@ -12,7 +12,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Poll};
 
 use super::{split, Phase, Running, Tally};
 
@@ -149,28 +149,19 @@ fn client(
     tally
 }
 
-/// Opens and registers `n` non-blocking connections with TCP_NODELAY.
+/// Opens `n` registered connections ([`super::connect`]).
 fn connect(addr: SocketAddr, n: usize) -> io::Result<(Poll, Vec<Conn>)> {
-    let poll = Poll::new()?;
-    let mut conns = Vec::with_capacity(n);
-    for i in 0..n {
-        let std_stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
-        std_stream.set_nodelay(true)?;
-        std_stream.set_nonblocking(true)?;
-        let mut stream = TcpStream::from_std(std_stream);
-        poll.registry().register(
-            &mut stream,
-            Token(i),
-            Interest::READABLE | Interest::WRITABLE,
-        )?;
-        conns.push(Conn {
+    let (poll, streams) = super::connect(addr, n)?;
+    let conns = streams
+        .into_iter()
+        .map(|stream| Conn {
             stream,
             sent: 0,
             received: 0,
             started: Instant::now(),
             dead: false,
-        });
-    }
+        })
+        .collect();
     Ok((poll, conns))
 }
 
