@@ -10,9 +10,9 @@
 use super::load::openloop;
 use super::load::pingpong::{self, Message};
 use super::run::Bench;
-use super::scenario::{self, figures_from};
+use super::scenario;
 use super::stats::{Metric, Op};
-use super::window::{Gauge, Measured};
+use super::window::Gauge;
 use crate::process::server::{RunningServer, ServerSpec};
 
 /// The load levels, percent of tokio's peak.
@@ -63,28 +63,11 @@ pub fn run(bench: &mut Bench, servers: &[ServerSpec]) {
         );
         let t = bench.add_table(&id(level), &title, Op::ROUND_TRIP, super::args::POOL);
         bench.in_rounds(&id(level), servers, &[t], |bench, _, server, _| {
-            vec![measure(server, rate, bench, &timing)]
+            vec![scenario::measure_load(server, bench.perf(), &timing, |addr| {
+                openloop::start(addr, CONNS, SIZE, rate, timing.client_threads)
+            })]
         });
     }
-}
-
-/// One open-loop measurement at `rate` requests per second.
-fn measure(
-    server: &mut RunningServer,
-    rate: f64,
-    bench: &Bench,
-    timing: &scenario::Timing,
-) -> Result<Measured, String> {
-    let mut out = Measured::default();
-    let mut gauge = Gauge::attach(bench.perf(), &server.pids());
-    let running = openloop::start(server.addr, CONNS, SIZE, rate, timing.client_threads)?;
-    let (tally, readings) = scenario::run_window(running, timing, &mut gauge);
-    let counts = gauge.finish(&mut out.warnings);
-    if !server.is_running() {
-        return Err("the server exited during the measurement".into());
-    }
-    figures_from(&mut out, &tally, &readings, counts)?;
-    Ok(out)
 }
 
 /// tokio's closed-loop round trips/s with 64 connections, one window.

@@ -170,6 +170,26 @@ pub fn measure(
     Ok(out)
 }
 
+/// Measures `server` under the load that `start` starts against its
+/// address: perf attached first, then the load, one window.
+pub fn measure_load(
+    server: &mut RunningServer,
+    perf: Option<&Perf>,
+    timing: &Timing,
+    start: impl FnOnce(std::net::SocketAddr) -> Result<Running, String>,
+) -> Result<Measured, String> {
+    let mut out = Measured::default();
+    let mut gauge = Gauge::attach(perf, &server.pids());
+    let running = start(server.addr)?;
+    let (tally, readings) = run_window(running, timing, &mut gauge);
+    let counts = gauge.finish(&mut out.warnings);
+    if !server.is_running() {
+        return Err("the server exited during the measurement".into());
+    }
+    figures_from(&mut out, &tally, &readings, counts)?;
+    Ok(out)
+}
+
 /// Warms `running` up, measures one window with `gauge`, and stops the
 /// clients; returns what they counted and what the gauge read.
 pub fn run_window(running: Running, timing: &Timing, gauge: &mut Gauge) -> (Tally, Readings) {

@@ -22,9 +22,9 @@ use super::args::BenchArgs;
 use super::load::pingpong::{self, Message};
 use super::load::trickle::Trickle;
 use super::run::Bench;
-use super::scenario::{self, figures_from};
+use super::scenario;
 use super::stats::{Metric, Op};
-use super::window::{Gauge, Measured};
+use super::window::Measured;
 use crate::process::server::{RunningServer, ServerSpec};
 
 /// Table id.
@@ -82,8 +82,8 @@ pub fn run(bench: &mut Bench) {
     });
 }
 
-/// One measurement: the active load, with `n` trickling connections if
-/// `trickle`.
+/// One measurement: the active load, with `n` trickling connections
+/// (opened first) if `trickle`; then the wait for the server to close them.
 fn measure(
     server: &mut RunningServer,
     trickle: bool,
@@ -93,8 +93,6 @@ fn measure(
     bench: &Bench,
     timing: &scenario::Timing,
 ) -> Result<Measured, String> {
-    let mut out = Measured::default();
-    let mut gauge = Gauge::attach(bench.perf(), &server.pids());
     let trickle = if trickle {
         Some(
             Trickle::open(server.addr, n)
@@ -103,13 +101,9 @@ fn measure(
     } else {
         None
     };
-    let running = pingpong::start(server.addr, ACTIVE, msg, timing.client_threads)?;
-    let (tally, readings) = scenario::run_window(running, timing, &mut gauge);
-    let counts = gauge.finish(&mut out.warnings);
-    if !server.is_running() {
-        return Err("the server exited during the measurement".into());
-    }
-    figures_from(&mut out, &tally, &readings, counts)?;
+    let mut out = scenario::measure_load(server, bench.perf(), timing, |addr| {
+        pingpong::start(addr, ACTIVE, msg, timing.client_threads)
+    })?;
     if let Some(trickle) = trickle {
         let closed = trickle.wait_closed(trickle.opened(), wait);
         out.figures.insert(

@@ -12,14 +12,12 @@
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
-use std::sync::mpsc;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
-use mio::{Events, Poll};
+use mio::event::Event;
 
-use super::{split, Phase, Running, Tally};
+use super::{connect_and_report, drive, spawn_clients, Driver, Phase, Ready, Running, Tally};
 
 /// Byte pattern of the requests.
 const FILL: u8 = 0x5a;
@@ -41,31 +39,10 @@ pub fn start(
     if !(rate > 0.0 && rate.is_finite()) {
         return Err(format!("open loop: bad rate {rate}"));
     }
-    let phase = Phase::new();
-    let (ready_tx, ready_rx) = mpsc::channel();
-    let handles: Vec<_> = split(conns, threads)
-        .into_iter()
-        .map(|n| {
-            let phase = phase.clone();
-            let ready = ready_tx.clone();
-            let share = rate * n as f64 / conns as f64;
-            thread::spawn(move || client(addr, n, size, share, &phase, &ready))
-        })
-        .collect();
-    let running = Running {
-        phase,
-        threads: handles,
-    };
-    for _ in 0..running.threads.len() {
-        let result = ready_rx
-            .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|_| Err("clients not connected within 30 s".into()));
-        if let Err(e) = result {
-            running.finish();
-            return Err(e);
-        }
-    }
-    Ok(running)
+    spawn_clients(conns, threads, move |n, phase, ready| {
+        let share = rate * n as f64 / conns as f64;
+        client(addr, n, size, share, phase, ready)
+    })
 }
 
 /// One connection of the open loop.
@@ -78,8 +55,6 @@ struct Conn {
     due: VecDeque<Instant>,
     /// Bytes of the oldest reply read so far.
     received: usize,
-    /// Whether it failed and is out of the run.
-    dead: bool,
 }
 
 impl Conn {
@@ -144,104 +119,99 @@ fn client(
     size: usize,
     rate: f64,
     phase: &Phase,
-    ready: &mpsc::Sender<Result<(), String>>,
+    ready: &Ready,
 ) -> Tally {
     let mut tally = Tally::default();
-    let (mut poll, mut conns) = match connect(addr, n) {
-        Ok(setup) => {
-            let _ = ready.send(Ok(()));
-            setup
-        }
-        Err(e) => {
-            let _ = ready.send(Err(format!("connecting to {addr}: {e}")));
-            return tally;
-        }
+    let Some((mut poll, streams)) = connect_and_report(addr, n, ready) else {
+        return tally;
     };
-    let msg = vec![FILL; size.max(1)];
-    let size = msg.len();
-    let mut buf = vec![0u8; 64 * 1024];
-    let interval = Duration::from_secs_f64(1.0 / rate);
-    let mut next_due = Instant::now();
-    let mut next_conn = 0;
-    let mut events = Events::with_capacity(1024);
-    let mut open = conns.len();
-    while open > 0 && !phase.is_stopped() {
-        let now = Instant::now();
-        while next_due <= now {
-            let i = next_conn % conns.len();
-            next_conn += 1;
-            let conn = &mut conns[i];
-            if !conn.dead {
-                conn.due.push_back(next_due);
-                conn.unsent += size;
-                let result = if conn.due.len() > MAX_OUTSTANDING {
-                    Err(io::Error::other("server fell behind the schedule"))
-                } else {
-                    conn.flush(&msg)
-                };
-                if let Err(e) = result {
-                    conn.dead = true;
-                    open -= 1;
-                    tally.error(e);
-                }
-            }
-            next_due += interval;
-        }
-        let wait = next_due
-            .saturating_duration_since(Instant::now())
-            .min(Duration::from_millis(20));
-        if let Err(e) = poll.poll(&mut events, Some(wait)) {
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            tally.error(format!("poll: {e}"));
-            break;
-        }
-        for event in events.iter() {
-            let Some(conn) = conns.get_mut(event.token().0) else {
-                continue;
-            };
-            if conn.dead {
-                continue;
-            }
-            let mut result = Ok(());
-            if event.is_writable() {
-                result = conn.flush(&msg);
-            }
-            if result.is_ok() && event.is_readable() {
-                result = conn.read(size, &mut buf, phase, &mut tally);
-            }
-            if let Err(e) = result {
-                conn.dead = true;
-                open -= 1;
-                tally.error(e);
-            }
-        }
-    }
-    drop(poll);
+    let mut driver = OpenLoop {
+        conns: streams
+            .into_iter()
+            .map(|stream| Conn {
+                stream,
+                unsent: 0,
+                due: VecDeque::new(),
+                received: 0,
+            })
+            .collect(),
+        msg: vec![FILL; size.max(1)],
+        buf: vec![0u8; 64 * 1024],
+        interval: Duration::from_secs_f64(1.0 / rate),
+        next_due: Instant::now(),
+        next_conn: 0,
+        phase,
+    };
+    drive(&mut poll, n, &mut driver, phase, &mut tally);
     tally
 }
 
-/// Opens `n` registered connections ([`super::connect`]).
-fn connect(addr: SocketAddr, n: usize) -> io::Result<(Poll, Vec<Conn>)> {
-    let (poll, streams) = super::connect(addr, n)?;
-    let conns = streams
-        .into_iter()
-        .map(|stream| Conn {
-            stream,
-            unsent: 0,
-            due: VecDeque::new(),
-            received: 0,
-            dead: false,
-        })
-        .collect();
-    Ok((poll, conns))
+/// The schedule and connections of one client thread.
+struct OpenLoop<'a> {
+    /// Its connections, by token.
+    conns: Vec<Conn>,
+    /// One request.
+    msg: Vec<u8>,
+    /// Read buffer.
+    buf: Vec<u8>,
+    /// Time between two requests of this thread.
+    interval: Duration,
+    /// When the next request is due.
+    next_due: Instant,
+    /// The connection it is due on (modulo their number).
+    next_conn: usize,
+    /// The run's phase.
+    phase: &'a Phase,
+}
+
+impl Driver for OpenLoop<'_> {
+    /// Queues every request that has fallen due, each on the next live
+    /// connection; returns the time to the next one.
+    fn before_poll(
+        &mut self,
+        dead: &[bool],
+        failed: &mut Vec<(usize, io::Error)>,
+        _: &mut Tally,
+    ) -> Duration {
+        let now = Instant::now();
+        while self.next_due <= now {
+            let i = self.next_conn % self.conns.len();
+            self.next_conn += 1;
+            let conn = &mut self.conns[i];
+            if !dead[i] {
+                conn.due.push_back(self.next_due);
+                conn.unsent += self.msg.len();
+                let result = if conn.due.len() > MAX_OUTSTANDING {
+                    Err(io::Error::other("server fell behind the schedule"))
+                } else {
+                    conn.flush(&self.msg)
+                };
+                if let Err(e) = result {
+                    failed.push((i, e));
+                }
+            }
+            self.next_due += self.interval;
+        }
+        self.next_due.saturating_duration_since(Instant::now())
+    }
+
+    fn on_event(&mut self, i: usize, event: &Event, tally: &mut Tally) -> io::Result<()> {
+        let conn = &mut self.conns[i];
+        if event.is_writable() {
+            conn.flush(&self.msg)?;
+        }
+        if event.is_readable() {
+            conn.read(self.msg.len(), &mut self.buf, self.phase, tally)?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::net::TcpListener;
+    use std::thread;
 
     /// A server that stalls for `stall`, then echoes: every request due
     /// during the stall is charged for the wait it had, not only the first

@@ -7,17 +7,12 @@
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
-use std::sync::mpsc;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
-use mio::{Events, Poll};
+use mio::event::Event;
 
-use super::{split, Phase, Running, Tally};
-
-/// How long connecting all clients may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+use super::{connect_and_report, drive, spawn_clients, Driver, Phase, Ready, Running, Tally};
 
 /// Byte pattern of echo messages (any value; echo servers do not look).
 const FILL: u8 = 0xa5;
@@ -50,33 +45,10 @@ pub fn start(
     msg: &Message,
     threads: usize,
 ) -> Result<Running, String> {
-    let phase = Phase::new();
-    let (ready_tx, ready_rx) = mpsc::channel();
-    let handles: Vec<_> = split(conns, threads)
-        .into_iter()
-        .map(|n| {
-            let phase = phase.clone();
-            let ready = ready_tx.clone();
-            let msg = msg.clone();
-            thread::spawn(move || client(addr, n, &msg, &phase, &ready))
-        })
-        .collect();
-    let running = Running {
-        phase,
-        threads: handles,
-    };
-    let deadline = Instant::now() + CONNECT_TIMEOUT;
-    for _ in 0..running.threads.len() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let result = ready_rx
-            .recv_timeout(left)
-            .unwrap_or_else(|_| Err(format!("clients not connected within {CONNECT_TIMEOUT:?}")));
-        if let Err(e) = result {
-            running.finish();
-            return Err(e);
-        }
-    }
-    Ok(running)
+    let msg = msg.clone();
+    spawn_clients(conns, threads, move |n, phase, ready| {
+        client(addr, n, &msg, phase, ready)
+    })
 }
 
 /// One client connection.
@@ -89,80 +61,71 @@ struct Conn {
     received: usize,
     /// When the current message started.
     started: Instant,
-    /// Whether the connection failed and is out of the run.
-    dead: bool,
 }
 
 /// A client thread: connect `n` clients, report readiness, then ping-pong
 /// until the phase says stop.
-fn client(
-    addr: SocketAddr,
-    n: usize,
-    msg: &Message,
-    phase: &Phase,
-    ready: &mpsc::Sender<Result<(), String>>,
-) -> Tally {
+fn client(addr: SocketAddr, n: usize, msg: &Message, phase: &Phase, ready: &Ready) -> Tally {
     let mut tally = Tally::default();
-    let (mut poll, mut conns) = match connect(addr, n) {
-        Ok(setup) => {
-            let _ = ready.send(Ok(()));
-            setup
-        }
-        Err(e) => {
-            let _ = ready.send(Err(format!("connecting to {addr}: {e}")));
-            return tally;
-        }
+    let Some((mut poll, streams)) = connect_and_report(addr, n, ready) else {
+        return tally;
     };
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut open = conns.len();
-    let now = Instant::now();
-    for conn in &mut conns {
-        conn.started = now;
-        if let Err(e) = conn.drive(false, msg, &mut buf, phase, &mut tally) {
-            conn.fail(e, &mut tally, &mut open);
-        }
-    }
-    let mut events = Events::with_capacity(1024);
-    while open > 0 && !phase.is_stopped() {
-        // A short timeout bounds how long a stop request can go unseen.
-        if let Err(e) = poll.poll(&mut events, Some(Duration::from_millis(20))) {
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            tally.error(format!("poll: {e}"));
-            break;
-        }
-        for event in events.iter() {
-            let Some(conn) = conns.get_mut(event.token().0) else {
-                continue;
-            };
-            if conn.dead {
-                continue;
-            }
-            if let Err(e) = conn.drive(true, msg, &mut buf, phase, &mut tally) {
-                conn.fail(e, &mut tally, &mut open);
-            }
-        }
-    }
-    // Deregistration is implicit: dropping `conns` closes the sockets.
-    drop(poll);
+    let mut driver = PingPong {
+        conns: streams
+            .into_iter()
+            .map(|stream| Conn {
+                stream,
+                sent: 0,
+                received: 0,
+                started: Instant::now(),
+            })
+            .collect(),
+        msg,
+        buf: vec![0u8; 64 * 1024],
+        phase,
+        started: false,
+    };
+    drive(&mut poll, n, &mut driver, phase, &mut tally);
+    // Deregistration is implicit: dropping the connections closes them.
     tally
 }
 
-/// Opens `n` registered connections ([`super::connect`]).
-fn connect(addr: SocketAddr, n: usize) -> io::Result<(Poll, Vec<Conn>)> {
-    let (poll, streams) = super::connect(addr, n)?;
-    let conns = streams
-        .into_iter()
-        .map(|stream| Conn {
-            stream,
-            sent: 0,
-            received: 0,
-            started: Instant::now(),
-            dead: false,
-        })
-        .collect();
-    Ok((poll, conns))
+/// The ping-pong of one client thread.
+struct PingPong<'a> {
+    /// Its connections, by token.
+    conns: Vec<Conn>,
+    /// What they send.
+    msg: &'a Message,
+    /// Read buffer.
+    buf: Vec<u8>,
+    /// The run's phase.
+    phase: &'a Phase,
+    /// Whether the first messages have been sent.
+    started: bool,
+}
+
+impl Driver for PingPong<'_> {
+    fn before_poll(
+        &mut self,
+        _dead: &[bool],
+        failed: &mut Vec<(usize, io::Error)>,
+        tally: &mut Tally,
+    ) -> Duration {
+        if !std::mem::replace(&mut self.started, true) {
+            let now = Instant::now();
+            for (i, conn) in self.conns.iter_mut().enumerate() {
+                conn.started = now;
+                if let Err(e) = conn.drive(false, self.msg, &mut self.buf, self.phase, tally) {
+                    failed.push((i, e));
+                }
+            }
+        }
+        Duration::MAX
+    }
+
+    fn on_event(&mut self, i: usize, _: &Event, tally: &mut Tally) -> io::Result<()> {
+        self.conns[i].drive(true, self.msg, &mut self.buf, self.phase, tally)
+    }
 }
 
 impl Conn {
@@ -235,12 +198,5 @@ impl Conn {
             self.started = Instant::now();
             readable = false;
         }
-    }
-
-    /// Takes a failed connection out of the run.
-    fn fail(&mut self, error: io::Error, tally: &mut Tally, open: &mut usize) {
-        self.dead = true;
-        *open -= 1;
-        tally.error(error);
     }
 }
