@@ -155,8 +155,11 @@ impl Step {
 /// `Conn<S>` implements [`mio::event::Source`] by delegating to `S`, so a
 /// pool can register it directly (for instance through
 /// `PoolBuilder::with_adapter(Conn::new)`).
-pub struct Conn<S> {
+pub struct Conn<S, P = ()> {
     stream: S,
+    /// The protocol's per-connection state (a parser's position, a session's
+    /// settings), handed to the protocol on every call.
+    proto: P,
     /// Input received and not yet consumed. Reads go through a per-thread
     /// scratch buffer (see [`Conn::fill`]), so this holds only what is
     /// pending: nothing, for an idle connection.
@@ -167,11 +170,19 @@ pub struct Conn<S> {
     state: State,
 }
 
-impl<S> Conn<S> {
-    /// Wraps `stream` with empty buffers.
-    pub fn new(stream: S) -> Conn<S> {
+impl<S, P: Default> Conn<S, P> {
+    /// Wraps `stream` with empty buffers and the protocol state's default.
+    pub fn new(stream: S) -> Conn<S, P> {
+        Conn::with_state(stream, P::default())
+    }
+}
+
+impl<S, P> Conn<S, P> {
+    /// Wraps `stream` with empty buffers and the protocol state `proto`.
+    pub fn with_state(stream: S, proto: P) -> Conn<S, P> {
         Conn {
             stream,
+            proto,
             input: Vec::new(),
             output: Vec::new(),
             sent: 0,
@@ -188,6 +199,16 @@ impl<S> Conn<S> {
     /// bypasses the buffers.
     pub fn get_mut(&mut self) -> &mut S {
         &mut self.stream
+    }
+
+    /// The protocol's per-connection state.
+    pub fn state(&self) -> &P {
+        &self.proto
+    }
+
+    /// The protocol's per-connection state, mutably.
+    pub fn state_mut(&mut self) -> &mut P {
+        &mut self.proto
     }
 
     /// Bytes received but not yet consumed by the protocol.
@@ -207,18 +228,20 @@ impl<S> Conn<S> {
     }
 }
 
-impl<S: Read + Write + ShutdownWrite> Conn<S> {
+impl<S: Read + Write + ShutdownWrite, P> Conn<S, P> {
     /// Reads, processes and writes until the socket is drained; see the
     /// [module docs](self) for the meaning of the result.
     ///
-    /// `protocol(input, output)` receives every byte received and not yet
-    /// consumed, appends its replies to `output`, and returns a [`Step`].
-    /// It is called after every read, with the whole unconsumed input, so a
-    /// request split over many reads is simply parsed again from its start
-    /// once more bytes arrive.
+    /// `protocol(state, input, output)` receives the connection's protocol
+    /// state, every byte received and not yet consumed, and the output not
+    /// yet sent (so `output.len()` is the connection's output backlog); it
+    /// appends its replies to `output` and returns a [`Step`]. It is called
+    /// after every read, with the whole unconsumed input: a protocol that
+    /// must not re-parse a long request from its start keeps its position
+    /// in `state`.
     pub fn drive<F>(&mut self, mut protocol: F) -> io::Result<bool>
     where
-        F: FnMut(&[u8], &mut Vec<u8>) -> Step,
+        F: FnMut(&mut P, &[u8], &mut Vec<u8>) -> Step,
     {
         match self.drive_inner(&mut protocol) {
             Err(e) if is_peer_gone(&e) => {
@@ -231,7 +254,7 @@ impl<S: Read + Write + ShutdownWrite> Conn<S> {
 
     fn drive_inner<F>(&mut self, protocol: &mut F) -> io::Result<bool>
     where
-        F: FnMut(&[u8], &mut Vec<u8>) -> Step,
+        F: FnMut(&mut P, &[u8], &mut Vec<u8>) -> Step,
     {
         for _ in 0..MAX_READS_PER_CALL {
             let all_sent = self.flush()?;
@@ -270,7 +293,12 @@ impl<S: Read + Write + ShutdownWrite> Conn<S> {
                 self.state = State::PeerDone;
                 continue;
             }
-            let step = protocol(&self.input, &mut self.output);
+            if self.sent > 0 {
+                // The protocol sees only what is still to send.
+                self.output.drain(..self.sent);
+                self.sent = 0;
+            }
+            let step = protocol(&mut self.proto, &self.input, &mut self.output);
             debug_assert!(step.consumed <= self.input.len());
             self.consume(step.consumed.min(self.input.len()));
             if step.close {
@@ -361,7 +389,7 @@ fn is_peer_gone(e: &io::Error) -> bool {
     )
 }
 
-impl<S> fmt::Debug for Conn<S> {
+impl<S, P> fmt::Debug for Conn<S, P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Conn")
             .field("pending_input", &self.input.len())
@@ -371,7 +399,7 @@ impl<S> fmt::Debug for Conn<S> {
     }
 }
 
-impl<S: Source> Source for Conn<S> {
+impl<S: Source, P> Source for Conn<S, P> {
     fn register(
         &mut self,
         registry: &Registry,
@@ -449,7 +477,7 @@ mod tests {
 
     /// A line protocol: answers each complete `\n`-terminated line with
     /// `<line>!`; closes on `bye`.
-    fn lines(input: &[u8], out: &mut Vec<u8>) -> Step {
+    fn lines(_: &mut (), input: &[u8], out: &mut Vec<u8>) -> Step {
         let mut used = 0;
         while let Some(i) = input[used..].iter().position(|&b| b == b'\n') {
             let line = &input[used..used + i];

@@ -10,8 +10,9 @@ use mio_pool::{PoolBuilder, StatsHandle};
 use crate::cli::{announce, Options, ShutdownSignals};
 use crate::conn::Conn;
 
-/// The connection type every example handler works on.
-pub type TcpConn = Conn<TcpStream>;
+/// The connection type every example handler works on, with the protocol's
+/// per-connection state `P`.
+pub type TcpConn<P = ()> = Conn<TcpStream, P>;
 
 /// Serves `opts.addr` with `opts.workers` workers until SIGINT or SIGTERM.
 ///
@@ -29,7 +30,7 @@ pub type TcpConn = Conn<TcpStream>;
 /// Binding, registering or starting the workers failed, or a worker died
 /// of a panic outside the handler (handler panics only close their
 /// connection and are counted).
-pub fn run<S, H>(
+pub fn run<S, H, P>(
     name: &str,
     opts: &Options,
     make_state: impl FnOnce(StatsHandle) -> S,
@@ -37,7 +38,8 @@ pub fn run<S, H>(
 ) -> io::Result<()>
 where
     S: Clone + Send + 'static,
-    H: Fn(&mut TcpConn, &mut S) -> io::Result<bool> + Send + Sync + 'static,
+    H: Fn(&mut TcpConn<P>, &mut S) -> io::Result<bool> + Send + Sync + 'static,
+    P: Default + Send + 'static,
 {
     // Catch signals before announcing: one sent right after the line is seen
     // must shut down cleanly, not kill the process.

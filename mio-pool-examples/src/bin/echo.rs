@@ -17,6 +17,6 @@ fn main() -> std::process::ExitCode {
         "echo",
         &opts,
         |_stats| (),
-        |conn, _: &mut ()| conn.drive(echo::serve),
+        |conn, _: &mut ()| conn.drive(|_: &mut (), input, out| echo::serve(input, out)),
     ))
 }

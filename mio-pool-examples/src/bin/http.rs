@@ -21,7 +21,7 @@ fn main() -> std::process::ExitCode {
         &opts,
         |stats| stats,
         |conn, stats: &mut StatsHandle| {
-            conn.drive(|input, out| http::serve(input, out, || stats.snapshot()))
+            conn.drive(|_: &mut (), input, out| http::serve(input, out, || stats.snapshot()))
         },
     ))
 }

@@ -23,6 +23,8 @@ fn main() -> std::process::ExitCode {
         "kv",
         &opts,
         |_stats| store,
-        |conn, store: &mut Arc<Store>| conn.drive(|input, out| kv::serve(store, input, out)),
+        |conn, store: &mut Arc<Store>| {
+            conn.drive(|_: &mut (), input, out| kv::serve(store, input, out))
+        },
     ))
 }
