@@ -50,6 +50,7 @@ enum Command {
     /// --quick, and the loom models of the poller.
     Ci,
     /// Benchmark mio-pool against its peers and external anchors.
+    #[command(after_help = bench::DURATIONS)]
     Bench(bench::BenchArgs),
     /// Soak the http and kv examples with good and hostile clients; fails if a reply is lost or wrong.
     Soak(soak::SoakArgs),

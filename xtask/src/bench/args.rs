@@ -9,6 +9,20 @@ pub const POOL: &str = "mio-pool";
 /// Names of the peer servers of `cargo xtask peer`, in run order.
 pub const PEERS: [&str; 3] = ["tokio", "threads", "bare-mio"];
 
+/// How long a run and each scenario take, for `--help`.
+pub const DURATIONS: &str = "\
+How long (measured on 2 CPUs, after the release build; 4 echo servers, default timing):
+  full run (3 rounds), everything:      about 20 min (--rounds 5: about 30)
+  --quick, everything:                  about 1.5 min
+  per scenario, 3 rounds (--quick):
+    echo-64B-1c/64c/512c, echo-16KiB-64c, echo-1KiB-64c, churn: about 30 s each (3 s)
+    echo-64B-4096c: about 1 min; echo-64B-16000c: about 3 min (echo-64B-2048c: 10 s)
+    idle (10,000 connections): about 2 min (15 s)
+    open-64B-25pct/50pct/75pct/90pct: about 30 s each (3 s)
+    slowloris (5,000 trickling; waits up to 15 s for the header deadline): about 1.5 min (5 s)
+    http-wrk: about 20 s; redis-*: about 40 s together (10 s)
+  each --variant adds a fifth of the echo and open-loop time.";
+
 /// Command line of `cargo xtask bench`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {

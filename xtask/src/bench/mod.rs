@@ -31,7 +31,7 @@ with_bench_feature!(
     targets, window,
 );
 
-pub use args::BenchArgs;
+pub use args::{BenchArgs, DURATIONS};
 
 use std::process::ExitCode;
 
