@@ -122,6 +122,17 @@ impl CpuTime {
     }
 }
 
+impl std::ops::Add for CpuTime {
+    type Output = CpuTime;
+
+    fn add(self, other: CpuTime) -> CpuTime {
+        CpuTime {
+            user: self.user + other.user,
+            system: self.system + other.system,
+        }
+    }
+}
+
 impl std::ops::Sub for CpuTime {
     type Output = CpuTime;
     fn sub(self, earlier: CpuTime) -> CpuTime {

@@ -29,8 +29,10 @@ const MAX_VALUE: usize = 4096;
 trait Exchange {
     /// Appends the request to `out`.
     fn write(&self, out: &mut Vec<u8>);
-    /// Reads the reply and says what is wrong with it, if anything.
-    fn check(&self, r: &mut BufReader<TcpStream>) -> std::io::Result<Result<(), String>>;
+    /// Reads the reply and says what is wrong with it, if anything; `true`
+    /// if the server said it closes the connection after it (an HTTP
+    /// server draining for a restart says `Connection: close`).
+    fn check(&self, r: &mut BufReader<TcpStream>) -> std::io::Result<Result<bool, String>>;
 }
 
 /// An HTTP request of a well-behaved client.
@@ -53,7 +55,7 @@ impl Exchange for Http {
         out.extend_from_slice(format!("{line}\r\nHost: soak\r\n\r\n").as_bytes());
     }
 
-    fn check(&self, r: &mut BufReader<TcpStream>) -> std::io::Result<Result<(), String>> {
+    fn check(&self, r: &mut BufReader<TcpStream>) -> std::io::Result<Result<bool, String>> {
         let got = wire::read_http(r, matches!(self, Http::Head))?;
         let (status, body): (u16, &[u8]) = match self {
             Http::Hello => (200, HELLO),
@@ -65,10 +67,10 @@ impl Exchange for Http {
                 == (HttpResponse {
                     status,
                     body: body.to_vec(),
-                    close: false,
+                    close: got.close,
                 })
             {
-                Ok(())
+                Ok(got.close)
             } else {
                 Err(format!(
                     "expected {status} {:?}, got {} {:?}",
@@ -95,10 +97,10 @@ impl Exchange for Kv {
         wire::command(out, &args);
     }
 
-    fn check(&self, r: &mut BufReader<TcpStream>) -> std::io::Result<Result<(), String>> {
+    fn check(&self, r: &mut BufReader<TcpStream>) -> std::io::Result<Result<bool, String>> {
         let got = wire::read_reply(r, MAX_VALUE)?;
         Ok(if got == self.reply {
-            Ok(())
+            Ok(false)
         } else {
             Err(format!(
                 "{:?}: expected {:?}, got {got:?}",
@@ -163,6 +165,18 @@ pub enum Proto {
     Kv,
 }
 
+/// How a batch ended.
+enum Outcome {
+    /// Every reply came and was right.
+    Done,
+    /// The server said it closes after the reply to request `.0 - 1`: the
+    /// client reconnects, and sends the requests from `.0` on again (they
+    /// are idempotent: GET and HEAD).
+    Closing(usize),
+    /// A reply was lost or wrong; the connection cannot go on.
+    Broken,
+}
+
 /// A well-behaved client thread: runs until `shared.stop`.
 pub fn client(proto: Proto, addr: SocketAddr, id: usize, shared: &Shared) {
     let mut rng = Rng::new(id as u64 * 2 + 1);
@@ -172,7 +186,10 @@ pub fn client(proto: Proto, addr: SocketAddr, id: usize, shared: &Shared) {
         values: vec![None; 8],
     };
     let mut serial = 0u64;
-    while !shared.stopping() {
+    // Requests a closing server left unanswered, to send again first.
+    // Each closing answers at least one request, so this ends.
+    let mut carry: Vec<Box<dyn Exchange>> = Vec::new();
+    while !shared.stopping() || !carry.is_empty() {
         let stream = match TcpStream::connect_timeout(&addr, PATIENCE) {
             Ok(s) => s,
             Err(e) => {
@@ -193,56 +210,73 @@ pub fn client(proto: Proto, addr: SocketAddr, id: usize, shared: &Shared) {
         };
         let mut reader = BufReader::new(stream);
         for _ in 0..rng.range(1, 40) {
-            if shared.stopping() {
+            if shared.stopping() && carry.is_empty() {
                 break;
             }
-            let depth = rng.range(1, 16);
-            let batch: Vec<Box<dyn Exchange>> = (0..depth)
-                .map(|_| {
-                    serial += 1;
-                    match proto {
-                        Proto::Http => Box::new(match rng.range(0, 2) {
-                            0 => Http::Hello,
-                            1 => Http::Head,
-                            _ => Http::Missing(serial),
-                        }) as Box<dyn Exchange>,
-                        Proto::Kv => Box::new(kv.next(&mut rng, serial)),
-                    }
-                })
-                .collect();
+            let mut batch: Vec<Box<dyn Exchange>> = std::mem::take(&mut carry);
+            if batch.is_empty() {
+                batch = (0..rng.range(1, 16))
+                    .map(|_| {
+                        serial += 1;
+                        match proto {
+                            Proto::Http => Box::new(match rng.range(0, 2) {
+                                0 => Http::Hello,
+                                1 => Http::Head,
+                                _ => Http::Missing(serial),
+                            }) as Box<dyn Exchange>,
+                            Proto::Kv => Box::new(kv.next(&mut rng, serial)),
+                        }
+                    })
+                    .collect();
+            }
             let mut out = Vec::new();
             for e in &batch {
                 e.write(&mut out);
             }
-            if let Err(e) = writer.write_all(&out) {
-                shared.fail(&format!("good client {id}: write: {e}"), &shared.lost);
-                shared.lost.fetch_add(depth as u64 - 1, Ordering::Relaxed);
-                break;
-            }
-            if !read_batch(&batch, &mut reader, id, shared) {
-                // Out of step or cut off: start afresh (a kv client's keys
-                // may now hold either value, so forget them).
-                kv.values.iter_mut().for_each(|v| *v = None);
-                kv.prefix = format!("soak:{id}:{}", rng.next() % 1_000_000);
-                kv.counter = 0;
-                break;
+            let outcome = match writer.write_all(&out) {
+                Ok(()) => read_batch(&batch, &mut reader, id, shared),
+                Err(e) => {
+                    shared.fail(&format!("good client {id}: write: {e}"), &shared.lost);
+                    shared
+                        .lost
+                        .fetch_add(batch.len() as u64 - 1, Ordering::Relaxed);
+                    Outcome::Broken
+                }
+            };
+            match outcome {
+                Outcome::Done => {}
+                Outcome::Closing(from) => {
+                    carry = batch.split_off(from);
+                    break;
+                }
+                Outcome::Broken => {
+                    // Out of step or cut off: start afresh (a kv client's
+                    // keys may now hold either value, so forget them).
+                    kv.values.iter_mut().for_each(|v| *v = None);
+                    kv.prefix = format!("soak:{id}:{}", rng.next() % 1_000_000);
+                    kv.counter = 0;
+                    break;
+                }
             }
         }
     }
 }
 
-/// Reads and checks the replies of one batch; false if the connection
-/// cannot go on.
+/// Reads and checks the replies of one batch.
 fn read_batch(
     batch: &[Box<dyn Exchange>],
     reader: &mut BufReader<TcpStream>,
     id: usize,
     shared: &Shared,
-) -> bool {
+) -> Outcome {
     for (i, e) in batch.iter().enumerate() {
+        let left = (batch.len() - i - 1) as u64;
         match e.check(reader) {
-            Ok(Ok(())) => {
+            Ok(Ok(closing)) => {
                 shared.answered.fetch_add(1, Ordering::Relaxed);
+                if closing {
+                    return Outcome::Closing(i + 1);
+                }
             }
             Ok(Err(what)) => {
                 shared.fail(
@@ -250,10 +284,8 @@ fn read_batch(
                     &shared.wrong,
                 );
                 // What follows cannot be trusted to be in step.
-                shared
-                    .lost
-                    .fetch_add((batch.len() - i - 1) as u64, Ordering::Relaxed);
-                return false;
+                shared.lost.fetch_add(left, Ordering::Relaxed);
+                return Outcome::Broken;
             }
             Err(err) => {
                 let counter = if err.kind() == std::io::ErrorKind::InvalidData {
@@ -262,14 +294,12 @@ fn read_batch(
                     &shared.lost
                 };
                 shared.fail(&format!("good client {id}: reply: {err}"), counter);
-                shared
-                    .lost
-                    .fetch_add((batch.len() - i - 1) as u64, Ordering::Relaxed);
-                return false;
+                shared.lost.fetch_add(left, Ordering::Relaxed);
+                return Outcome::Broken;
             }
         }
     }
-    true
+    Outcome::Done
 }
 
 #[cfg(test)]
@@ -335,6 +365,40 @@ mod tests {
             s.wrong.load(Ordering::Relaxed) > 0
         });
         assert!(shared.wrong.load(Ordering::Relaxed) > 0);
+    }
+
+    /// Answers the first request of each connection rightly, with
+    /// `Connection: close`, and closes: as an `http` server draining for a
+    /// restart does.
+    fn answer_one_and_close(mut s: TcpStream) {
+        let mut buf = [0u8; 4096];
+        let Ok(n) = s.read(&mut buf) else { return };
+        let text = String::from_utf8_lossy(&buf[..n]);
+        let (status, body) = if text.starts_with("GET / ") || text.starts_with("HEAD / ") {
+            ("200 OK", String::from_utf8_lossy(HELLO).into_owned())
+        } else {
+            ("404 Not Found", "Not Found\n".to_owned())
+        };
+        let head = format!(
+            "HTTP/1.1 {status}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        let body = if text.starts_with("HEAD") { "" } else { &body };
+        let _ = s.write_all(format!("{head}{body}").as_bytes());
+        // A lingering close, as servers do: closing with requests unread
+        // would reset the connection and could discard the reply.
+        let _ = s.shutdown(std::net::Shutdown::Write);
+        while let Ok(1..) = s.read(&mut buf) {}
+    }
+
+    #[test]
+    fn requests_a_closing_server_left_are_sent_again() {
+        let shared = against(Proto::Http, answer_one_and_close, |s| {
+            s.answered.load(Ordering::Relaxed) >= 50
+        });
+        assert!(shared.answered.load(Ordering::Relaxed) >= 50);
+        assert_eq!(shared.lost.load(Ordering::Relaxed), 0);
+        assert_eq!(shared.wrong.load(Ordering::Relaxed), 0);
     }
 
     #[test]

@@ -2,23 +2,28 @@
 //! well-behaved clients whose every reply is checked and faulty clients
 //! that misbehave as hostile clients do ([`faults`]), for `--secs` seconds.
 //!
+//! The http server is restarted with SIGHUP every `--restart-every`
+//! seconds ([`tracked`]): its successor takes over the listening socket and
+//! the old process drains; well-behaved HTTP clients that are told
+//! `Connection: close` send their unanswered requests again on a new
+//! connection, as HTTP clients do.
+//!
 //! At the end it prints each fault's count, the requests answered, the
 //! replies lost or wrong, each server's open descriptors against the
 //! baseline taken before the first client, its peak resident memory and
-//! its CPU time, and whether it exited cleanly on SIGTERM. It fails (exit
-//! status 1) if a reply was lost or wrong, a good client was refused, a
-//! server's descriptors did not come back to the baseline, or a server
-//! died or did not exit cleanly.
+//! its CPU time (all its processes), its restarts, and whether it exited
+//! cleanly on SIGTERM. It fails (exit status 1) if a reply was lost or
+//! wrong, a good client was refused, a server's descriptors did not come
+//! back to the baseline, a restart's old process did not exit cleanly, or
+//! a server died or did not exit cleanly.
 //!
 //! Plain threads and blocking std::net sockets: the soak checks
 //! correctness, not speed, so it needs no async runtime and runs in the
 //! light build of xtask. The servers are the release builds.
-//!
-//! Not yet: SIGHUP (restart) during the soak, which waits for the
-//! examples' restart feature.
 
 mod faults;
 mod good;
+mod tracked;
 mod wire;
 
 use std::fs;
@@ -32,9 +37,11 @@ use std::time::{Duration, Instant};
 use faults::Fault;
 use good::Proto;
 
+use tracked::Tracked;
+
 use crate::process::children;
 use crate::process::procfs;
-use crate::process::server::{RunningServer, ServerSpec};
+use crate::process::server::ServerSpec;
 use crate::workspace::Workspace;
 
 /// Command line of `cargo xtask soak`.
@@ -58,6 +65,11 @@ pub struct SoakArgs {
     /// Slowloris connections held open per server [default: 200; --quick: 50].
     #[arg(long)]
     pub slowloris: Option<usize>,
+    /// Restart the http server with SIGHUP every SECS seconds; 0: never
+    /// [default: 60; --quick: 10]. (kv is not restarted: its successor
+    /// starts with an empty store, which its clients' checks would see.)
+    #[arg(long, value_name = "SECS")]
+    pub restart_every: Option<u64>,
 }
 
 /// What every client thread counts into.
@@ -103,20 +115,6 @@ impl Shared {
     }
 }
 
-/// One server under soak.
-struct Subject {
-    /// `http` or `kv`.
-    name: &'static str,
-    /// Its protocol.
-    proto: Proto,
-    /// The running process.
-    server: RunningServer,
-    /// Its open descriptors before any client connected.
-    baseline_fds: usize,
-    /// Its CPU time then.
-    cpu_before: procfs::CpuTime,
-}
-
 /// Runs the soak; see the module docs.
 pub fn run(args: &SoakArgs) -> ExitCode {
     match soak(args) {
@@ -133,10 +131,14 @@ pub fn run(args: &SoakArgs) -> ExitCode {
 fn soak(args: &SoakArgs) -> Result<bool, String> {
     let secs = args.secs.unwrap_or(if args.quick { 20 } else { 60 });
     let slow = args.slowloris.unwrap_or(if args.quick { 50 } else { 200 });
+    let restart_every = args
+        .restart_every
+        .unwrap_or(if args.quick { 10 } else { 60 });
     let ws = Workspace::locate()?;
     // The same build as the benchmark's, so that CI builds it once.
     ws.build()?;
     children::install_signal_handlers();
+    tracked::become_subreaper().map_err(|e| format!("cannot become a subreaper: {e}"))?;
     let limit = procfs::raise_nofile().map_err(|e| format!("open-file limit: {e}"))?;
     let needed = 2 * (slow + 4 * (args.good + args.faulty)) as u64 + 100;
     if limit < needed {
@@ -144,30 +146,22 @@ fn soak(args: &SoakArgs) -> Result<bool, String> {
             "open-file limit {limit} < {needed}: lower --slowloris or raise `ulimit -Hn`"
         ));
     }
-    let logs = ws.target_dir.join("soak");
-    fs::create_dir_all(&logs).map_err(|e| format!("{}: {e}", logs.display()))?;
-    let mut subjects = Vec::new();
+    let dir = ws.target_dir.join("soak");
+    fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut servers = Vec::new();
     for (name, proto) in [("http", Proto::Http), ("kv", Proto::Kv)] {
         let spec = ServerSpec::announcing(name, ws.release_bin(name), &[], args.workers);
-        let server = RunningServer::start(&spec, &logs.join(format!("{name}.log")))?;
-        subjects.push(Subject {
-            name,
-            proto,
-            baseline_fds: open_fds(server.pid()).map_err(|e| format!("{name}: {e}"))?,
-            cpu_before: procfs::cpu_time(&[server.pid()]),
-            server,
-        });
+        servers.push(Tracked::start(name, proto, spec, &dir)?);
     }
-    let kv_addr = subjects[1].server.addr;
-    set_big_value(kv_addr)?;
+    set_big_value(servers[1].addr)?;
     eprintln!(
-        "xtask soak: {secs} s against http on {} and kv on {kv_addr}: {} good, {} faulty client threads and {slow} slowloris connections per server",
-        subjects[0].server.addr, args.good, args.faulty
+        "xtask soak: {secs} s against http on {} and kv on {}: {} good, {} faulty client threads and {slow} slowloris connections per server; http restarted (SIGHUP) every {restart_every} s",
+        servers[0].addr, servers[1].addr, args.good, args.faulty
     );
     let shared = Arc::new(Shared::default());
     let mut threads = Vec::new();
-    for (i, s) in subjects.iter().enumerate() {
-        let (proto, addr) = (s.proto, s.server.addr);
+    for (i, s) in servers.iter().enumerate() {
+        let (proto, addr) = (s.proto, s.addr);
         for g in 0..args.good {
             let shared = Arc::clone(&shared);
             let id = i * 100 + g;
@@ -188,17 +182,22 @@ fn soak(args: &SoakArgs) -> Result<bool, String> {
         }));
     }
     let started = Instant::now();
+    let mut next_restart = Duration::from_secs(restart_every);
     let mut died = Vec::new();
-    while started.elapsed() < Duration::from_secs(secs) {
+    while started.elapsed() < Duration::from_secs(secs) && died.is_empty() {
         thread::sleep(Duration::from_millis(250));
-        for s in &mut subjects {
-            if !s.server.is_running() && !died.contains(&s.name) {
+        for s in &mut servers {
+            s.sample();
+            if !s.alive() {
                 eprintln!("xtask soak: {} exited during the soak", s.name);
                 died.push(s.name);
             }
         }
-        if !died.is_empty() {
-            break;
+        // Only http restarts: kv keeps its data in memory, so its
+        // successor starts empty and the kv clients' checks would fail.
+        if restart_every > 0 && started.elapsed() >= next_restart {
+            servers[0].restart();
+            next_restart += Duration::from_secs(restart_every);
         }
     }
     shared.stop.store(true, Ordering::SeqCst);
@@ -210,26 +209,23 @@ fn soak(args: &SoakArgs) -> Result<bool, String> {
     let elapsed = started.elapsed().as_secs_f64();
     let mut ok = died.is_empty();
     let mut lines = Vec::new();
-    for s in subjects {
-        let pid = s.server.pid();
-        let (fds, settled) = settle_fds(pid, s.baseline_fds);
-        let peak = peak_rss(pid).unwrap_or(0);
-        let cpu = procfs::cpu_time(&[pid]) - s.cpu_before;
-        let exit = s.server.stop();
-        let clean = exit.is_some_and(|st| st.success());
-        ok &= settled && clean;
+    for s in servers {
+        let (name, restarts) = (s.name, s.restarts);
+        let sum = s.finish();
+        ok &= sum.settled && sum.exit.is_ok() && sum.clean_handovers == restarts;
         lines.push(format!(
-            "| {} | {} → {fds}{} | {:.1} MiB | {:.1} s ({:.0}% of a core) | {} |",
-            s.name,
-            s.baseline_fds,
-            if settled { "" } else { " **not back**" },
-            peak as f64 / (1024.0 * 1024.0),
-            cpu.total(),
-            cpu.total() / elapsed * 100.0,
-            match exit {
-                Some(st) if st.success() => "clean".to_owned(),
-                Some(st) => format!("**{st}**"),
-                None => "**did not exit within 2 s**".to_owned(),
+            "| {name} | {} → {}{} | {:.1} MiB | {:.1} s ({:.0}% of a core) | {restarts} sent, {} took over, {} old exited cleanly | {} |",
+            sum.baseline_fds,
+            sum.end_fds,
+            if sum.settled { "" } else { " **not back**" },
+            sum.peak_rss as f64 / (1024.0 * 1024.0),
+            sum.cpu.total(),
+            sum.cpu.total() / elapsed * 100.0,
+            sum.successors,
+            sum.clean_handovers,
+            match sum.exit {
+                Ok(()) => "clean".to_owned(),
+                Err(e) => format!("**{e}**"),
             }
         ));
     }
@@ -253,7 +249,7 @@ fn soak(args: &SoakArgs) -> Result<bool, String> {
         get(&shared.answered),
         get(&shared.answered) as f64 / elapsed
     );
-    println!("| server | open descriptors (baseline → end) | peak RSS | CPU | SIGTERM |\n|---|---|---:|---:|---|");
+    println!("| server | open descriptors (baseline → end) | peak RSS | CPU | SIGHUP restarts | SIGTERM |\n|---|---|---:|---:|---|---|");
     for l in &lines {
         println!("{l}");
     }
@@ -266,7 +262,7 @@ fn soak(args: &SoakArgs) -> Result<bool, String> {
         println!("- {f}");
     }
     for d in &died {
-        println!("- {d} exited during the soak; see {}", logs.display());
+        println!("- {d} exited during the soak; see {}", dir.display());
     }
     println!("\nresult: {}", if ok { "PASS" } else { "FAIL" });
     Ok(ok)
@@ -293,38 +289,4 @@ fn set_big_value(addr: SocketAddr) -> Result<(), String> {
         wire::Reply::Simple(ok) if ok == "OK" => Ok(()),
         other => Err(format!("kv: SET of the big value answered {other:?}")),
     }
-}
-
-/// Number of open descriptors of a process.
-fn open_fds(pid: u32) -> std::io::Result<usize> {
-    Ok(fs::read_dir(format!("/proc/{pid}/fd"))?.count())
-}
-
-/// Waits up to 15 s for a server's descriptors to come back to
-/// `baseline` (closing lingers a little); returns the last count and
-/// whether it did.
-fn settle_fds(pid: u32, baseline: usize) -> (usize, bool) {
-    let until = Instant::now() + Duration::from_secs(15);
-    loop {
-        let now = open_fds(pid).unwrap_or(usize::MAX);
-        if now <= baseline {
-            return (now, true);
-        }
-        if Instant::now() >= until {
-            return (now, false);
-        }
-        thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// Peak resident memory (`VmHWM`) of a process, bytes.
-fn peak_rss(pid: u32) -> Option<u64> {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line["VmHWM:".len()..]
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()?;
-    Some(kb * 1024)
 }
