@@ -20,7 +20,8 @@ How long (measured on 2 CPUs, after the release build; 4 echo servers, default t
     idle (10,000 connections): about 2 min (15 s)
     open-64B-25pct/50pct/75pct/90pct: about 30 s each (3 s)
     slowloris (5,000 trickling; waits up to 15 s for the header deadline): about 1.5 min (5 s)
-    http-wrk: about 20 s; redis-*: about 40 s together (10 s)
+    tls-echo-64B-64c, tls-handshake: about 15 s each (2 s); tls-idle (1,000; --quick: 200): about 20 s (3 s)
+    http-wrk, https-wrk: about 20 s each; redis-*: about 40 s together (10 s)
   each --variant adds a fifth of the echo and open-loop time.";
 
 /// Command line of `cargo xtask bench`.
@@ -58,10 +59,11 @@ pub struct BenchArgs {
     /// echo-64B-1c, echo-64B-64c, echo-64B-512c, echo-16KiB-64c, churn, idle,
     /// echo-64B-4096c, echo-64B-16000c (--quick: echo-64B-2048c), echo-1KiB-64c,
     /// open-64B-25pct, open-64B-50pct, open-64B-75pct, open-64B-90pct,
-    /// slowloris, http-wrk, redis-set, redis-get, redis-set-P16, redis-get-P16.
+    /// slowloris, tls-echo-64B-64c, tls-handshake, tls-idle, http-wrk,
+    /// https-wrk, redis-set, redis-get, redis-set-P16, redis-get-P16.
     #[arg(long)]
     pub only: Vec<String>,
-    /// Skip the external anchors (wrk against nginx, redis-benchmark against redis-server).
+    /// Skip the external anchors (wrk against nginx in HTTP and HTTPS, redis-benchmark against redis-server).
     #[arg(long)]
     pub no_anchors: bool,
     /// Do not count system calls and context switches with perf.
