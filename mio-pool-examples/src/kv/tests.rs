@@ -2,17 +2,27 @@
 
 use super::*;
 
-/// Runs inline commands (one per line) and returns the replies.
-fn run(store: &Store, input: &str) -> String {
+/// Serves `input` on a new connection.
+fn serve(server: &Server, input: &[u8], out: &mut Vec<u8>) -> Step {
+    Session::default().serve(server, input, out)
+}
+
+fn new_server() -> Server {
+    Server::new(6380)
+}
+
+/// Runs inline commands (one per line) on a new connection and returns the
+/// replies.
+fn run(server: &Server, input: &str) -> String {
     let mut out = Vec::new();
-    let step = serve(store, input.as_bytes(), &mut out);
+    let step = serve(server, input.as_bytes(), &mut out);
     assert_eq!(step.consumed, input.len(), "unconsumed input");
     String::from_utf8(out).unwrap()
 }
 
 #[test]
 fn strings_and_counters() {
-    let s = Store::new();
+    let s = new_server();
     assert_eq!(
         run(&s, "PING\r\nping hi\r\nECHO \"a b\"\r\n"),
         "+PONG\r\n$2\r\nhi\r\n$3\r\na b\r\n"
@@ -35,7 +45,7 @@ fn strings_and_counters() {
 
 #[test]
 fn set_options_reply_like_redis() {
-    let s = Store::new();
+    let s = new_server();
     assert_eq!(
         run(&s, "SET k 1 XX\r\nSET k 1 NX\r\nSET k 2 NX\r\n"),
         "$-1\r\n+OK\r\n$-1\r\n"
@@ -60,7 +70,7 @@ fn set_options_reply_like_redis() {
 
 #[test]
 fn expiry_through_commands() {
-    let s = Store::new();
+    let s = new_server();
     assert_eq!(
         run(&s, "SET a 1 PX 20\r\nSET b 1\r\nDBSIZE\r\n"),
         "+OK\r\n+OK\r\n:2\r\n"
@@ -74,7 +84,7 @@ fn expiry_through_commands() {
 
 #[test]
 fn many_key_commands() {
-    let s = Store::new();
+    let s = new_server();
     assert_eq!(
         run(&s, "MSET a 1 b 2\r\nMGET a x b\r\n"),
         "+OK\r\n*3\r\n$1\r\n1\r\n$-1\r\n$1\r\n2\r\n"
@@ -87,7 +97,7 @@ fn many_key_commands() {
 
 #[test]
 fn errors_are_worded_like_redis() {
-    let s = Store::new();
+    let s = new_server();
     assert_eq!(
         run(&s, "FOO bar baz\r\n"),
         "-ERR unknown command 'FOO', with args beginning with: 'bar' 'baz' \r\n"
@@ -116,12 +126,16 @@ fn errors_are_worded_like_redis() {
 
 #[test]
 fn client_startup_commands() {
-    let s = Store::new();
-    assert_eq!(run(&s, "COMMAND DOCS\r\nCOMMAND\r\n"), "*0\r\n*0\r\n");
+    let s = new_server();
+    assert_eq!(
+        run(&s, "COMMAND COUNT\r\n"),
+        format!(":{}\r\n", commands::COMMANDS.len())
+    );
+    assert!(run(&s, "COMMAND DOCS get\r\n").starts_with("*2\r\n$3\r\nget\r\n*4\r\n$7\r\nsummary\r\n"));
     assert_eq!(
         run(
             &s,
-            "CONFIG GET save\r\nCONFIG GET appendonly\r\nCONFIG GET maxmemory\r\n"
+            "CONFIG GET save\r\nCONFIG GET appendonly\r\nCONFIG GET nosuch\r\n"
         ),
         "*2\r\n$4\r\nsave\r\n$0\r\n\r\n*2\r\n$10\r\nappendonly\r\n$2\r\nno\r\n*0\r\n"
     );
@@ -129,27 +143,28 @@ fn client_startup_commands() {
 
 #[test]
 fn quit_replies_then_closes_and_ignores_the_rest() {
-    let s = Store::new();
+    let s = new_server();
     let mut out = Vec::new();
     let input = b"PING\r\nQUIT\r\nSET late 1\r\n";
     let step = serve(&s, input, &mut out);
     assert_eq!(step, Step::close(12));
     assert_eq!(out, b"+PONG\r\n+OK\r\n");
-    assert_eq!(s.dbsize(), 0);
+    assert_eq!(s.store.dbsize(), 0);
 }
 
 #[test]
 fn pipelined_and_split_input() {
-    let s = Store::new();
+    let s = new_server();
     let input: Vec<u8> = (0..10)
         .flat_map(|_| b"*2\r\n$4\r\nINCR\r\n$1\r\nc\r\n".iter().copied())
         .collect();
     // Feed it in 7-byte pieces, as a slow network would.
     let mut buf = Vec::new();
     let mut out = Vec::new();
+    let mut session = Session::default();
     for piece in input.chunks(7) {
         buf.extend_from_slice(piece);
-        let step = serve(&s, &buf, &mut out);
+        let step = session.serve(&s, &buf, &mut out);
         buf.drain(..step.consumed);
     }
     assert!(buf.is_empty());
@@ -159,7 +174,7 @@ fn pipelined_and_split_input() {
 
 #[test]
 fn a_protocol_error_replies_and_closes() {
-    let s = Store::new();
+    let s = new_server();
     let mut out = Vec::new();
     let step = serve(&s, b"PING\r\n*1\r\n$x\r\nPING\r\n", &mut out);
     assert!(step.close);
@@ -197,7 +212,7 @@ fn random_splits_give_the_same_replies_as_one_read() {
             input.extend_from_slice(commands[below(commands.len())]);
         }
         let mut whole = Vec::new();
-        let step = serve(&Store::new(), &input, &mut whole);
+        let step = serve(&new_server(), &input, &mut whole);
         assert_eq!(
             step,
             Step::keep(input.len()),
@@ -206,13 +221,14 @@ fn random_splits_give_the_same_replies_as_one_read() {
             String::from_utf8_lossy(&whole)
         );
 
-        let store = Store::new();
+        let store = new_server();
+        let mut session = Session::default();
         let (mut buf, mut pieces, mut pos) = (Vec::new(), Vec::new(), 0);
         while pos < input.len() {
             let n = 1 + below(16);
             buf.extend_from_slice(&input[pos..(pos + n).min(input.len())]);
             pos += n;
-            let step = serve(&store, &buf, &mut pieces);
+            let step = session.serve(&store, &buf, &mut pieces);
             buf.drain(..step.consumed);
         }
         assert!(buf.is_empty());
@@ -230,7 +246,7 @@ fn random_garbage_never_panics() {
         seed ^= seed << 17;
         (seed % n as u64) as usize
     };
-    let store = Store::new();
+    let store = new_server();
     for _ in 0..3000 {
         let input: Vec<u8> = (0..below(120))
             .map(|_| alphabet[below(alphabet.len())])

@@ -19,8 +19,10 @@
 
 mod encode;
 mod parse;
+mod reply;
 
 pub use encode::{array_len, bulk, bulk_or_null, error, integer, null, simple};
+pub use reply::{Proto, Reply};
 pub use parse::{parse_command, split_args, Args, ProtocolError, MAX_ARGS, MAX_BULK, MAX_INLINE};
 
 #[cfg(test)]
