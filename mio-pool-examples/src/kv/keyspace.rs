@@ -150,13 +150,24 @@ pub(crate) fn keys(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> Outcome {
 /// on the time one step holds a worker and the memory of its reply.
 const MAX_SCAN_COUNT: usize = 100_000;
 
+/// A cursor as Redis reads it (`strtoul`): an optional sign and decimal
+/// digits that fit 64 bits; a negative one wraps around.
+fn parse_cursor(arg: &[u8]) -> Option<u64> {
+    let (neg, digits) = match arg {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        _ => (false, arg),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n: u64 = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    Some(if neg { n.wrapping_neg() } else { n })
+}
+
 /// `SCAN cursor [MATCH pattern] [COUNT n] [TYPE t]`.
 pub(crate) fn scan(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> Outcome {
-    let cursor = std::str::from_utf8(args[1])
-        .ok()
-        .filter(|s| !s.starts_with('+'))
-        .and_then(|s| s.parse::<u64>().ok());
-    let Some(cursor) = cursor else {
+    let Some(cursor) = parse_cursor(args[1]) else {
         return ctx.error("ERR invalid cursor");
     };
     let (mut pattern, mut count, mut only_strings) = (None, 10, true);

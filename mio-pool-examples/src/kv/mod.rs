@@ -273,7 +273,7 @@ impl Session {
         let spec = match commands::check(args) {
             Ok(spec) => spec,
             Err(msg) => {
-                reply.error(&msg);
+                self.reject(args, &msg, &mut reply);
                 return Outcome::Continue;
             }
         };

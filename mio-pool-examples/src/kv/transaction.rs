@@ -48,32 +48,47 @@ impl Multi {
 
 impl Session {
     /// Inside `MULTI`, queues `args` (or replies why not and aborts the
-    /// transaction). Returns `false` if not inside `MULTI`, or if `args`
-    /// is a command that runs at once even there.
-    pub(crate) fn queue(&mut self, args: &[&[u8]], ctx_out: &mut crate::resp::Reply<'_>) -> bool {
+    /// transaction, as Redis does for a command it rejects). Returns
+    /// `false` if not inside `MULTI`, or if `args` is a valid command that
+    /// runs at once even there.
+    pub(crate) fn queue(&mut self, args: &[&[u8]], out: &mut crate::resp::Reply<'_>) -> bool {
         let Some(multi) = &mut self.multi else {
             return false;
         };
-        if commands::lookup(args[0]).is_some_and(|s| s.flags & commands::TX_CONTROL != 0) {
-            return false;
-        }
         let size: usize = args.iter().map(|a| a.len()).sum();
         match commands::check(args) {
             Err(msg) => {
-                ctx_out.error(&msg);
                 multi.aborted = true;
+                self.reject(args, &msg, out);
             }
+            Ok(spec) if spec.flags & commands::TX_CONTROL != 0 => return false,
             Ok(_) if multi.bytes + size > MAX_QUEUED_BYTES => {
-                ctx_out.error("ERR transaction too large: more than 64 MiB queued");
+                out.error("ERR transaction too large: more than 64 MiB queued");
                 multi.aborted = true;
             }
             Ok(_) => {
                 multi.bytes += size;
                 multi.queue.push(args.iter().map(|a| a.to_vec()).collect());
-                ctx_out.simple("QUEUED");
+                out.simple("QUEUED");
             }
         }
         true
+    }
+}
+
+impl Session {
+    /// Replies `msg` to a command that does not exist or has the wrong
+    /// arity. A rejected `EXEC` also discards the transaction, and says so,
+    /// as Redis does (even outside `MULTI`).
+    pub(crate) fn reject(&mut self, args: &[&[u8]], msg: &str, out: &mut crate::resp::Reply<'_>) {
+        if args[0].eq_ignore_ascii_case(b"exec") {
+            let why = msg.strip_prefix("ERR ").unwrap_or(msg);
+            out.error(&format!("EXECABORT Transaction discarded because of: {why}"));
+            self.multi = None;
+            self.watched.clear();
+        } else {
+            out.error(msg);
+        }
     }
 }
 
