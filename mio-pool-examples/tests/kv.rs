@@ -118,7 +118,7 @@ fn basic_commands() {
     assert_eq!(c.call(&["DEL", "a", "b", "nope"]), Reply::Int(2));
     assert_eq!(c.call(&["FLUSHALL"]), simple("OK"));
     assert_eq!(c.call(&["DBSIZE"]), Reply::Int(0));
-    assert_eq!(c.call(&["COMMAND", "DOCS"]), Reply::Array(vec![]));
+    assert!(matches!(c.call(&["COMMAND", "COUNT"]), Reply::Int(n) if n > 40));
 }
 
 #[test]
