@@ -282,7 +282,9 @@ fn exec_is_atomic_with_respect_to_other_connections() {
                 let mut n = 0;
                 while !stop.load(Ordering::Relaxed) {
                     // Pipelined, so that these commands are always ready.
-                    let batch: Vec<u8> = (0..32).flat_map(|_| encode(&["SET", "x", "other"])).collect();
+                    let batch: Vec<u8> = (0..32)
+                        .flat_map(|_| encode(&["SET", "x", "other"]))
+                        .collect();
                     c.w.write_all(&batch).unwrap();
                     for _ in 0..32 {
                         assert_eq!(c.reply(), simple("OK"));

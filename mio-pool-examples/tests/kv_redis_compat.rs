@@ -470,7 +470,10 @@ fn compare(kv: &Server, redis: &RedisServer, version: &str) -> Vec<String> {
     for c in [&mut k1, &mut r1] {
         assert!(matches!(c.call(&["FLUSHALL"]), Reply::Simple(_)));
         let hello = c.call(&["HELLO", version]);
-        assert!(matches!(hello, Reply::Map(_) | Reply::Array(Some(_))), "{hello:?}");
+        assert!(
+            matches!(hello, Reply::Map(_) | Reply::Array(Some(_))),
+            "{hello:?}"
+        );
     }
     let mut diffs = Vec::new();
     for text in SCRIPT.lines().filter(|l| !l.trim().is_empty()) {
@@ -489,7 +492,9 @@ fn compare(kv: &Server, redis: &RedisServer, version: &str) -> Vec<String> {
             'S' => {
                 let (a, b) = (scan_all(k, &line.args), scan_all(r, &line.args));
                 if a != b {
-                    diffs.push(format!("RESP{version} {text}\n  kv:    {a:?}\n  redis: {b:?}"));
+                    diffs.push(format!(
+                        "RESP{version} {text}\n  kv:    {a:?}\n  redis: {b:?}"
+                    ));
                 }
                 continue;
             }

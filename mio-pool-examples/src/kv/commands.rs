@@ -188,10 +188,7 @@ pub(crate) fn wrong_arity(name: &str) -> String {
 
 /// `ERR unknown subcommand 'x'. Try CMD HELP.`
 pub(crate) fn unknown_subcommand(cmd: &str, sub: &[u8]) -> String {
-    format!(
-        "ERR unknown subcommand '{}'. Try {cmd} HELP.",
-        quote(sub)
-    )
+    format!("ERR unknown subcommand '{}'. Try {cmd} HELP.", quote(sub))
 }
 
 /// The reply to a value that should be an integer.

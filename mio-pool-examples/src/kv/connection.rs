@@ -113,7 +113,11 @@ pub(crate) fn hello(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> Outcome {
     out.bulk(b"version");
     out.bulk(REDIS_VERSION.as_bytes());
     out.bulk(b"proto");
-    out.integer(if ctx.session.proto == Proto::Resp3 { 3 } else { 2 });
+    out.integer(if ctx.session.proto == Proto::Resp3 {
+        3
+    } else {
+        2
+    });
     out.bulk(b"id");
     out.integer(ctx.session.id as i64);
     out.bulk(b"mode");
@@ -302,7 +306,9 @@ pub(crate) fn command(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> Outcome {
         b"count" => return ctx.integer(COMMANDS.len() as i64),
         b"list" => {
             ctx.out.array_len(COMMANDS.len());
-            COMMANDS.iter().for_each(|c| ctx.out.bulk(c.name.as_bytes()));
+            COMMANDS
+                .iter()
+                .for_each(|c| ctx.out.bulk(c.name.as_bytes()));
         }
         b"info" => {
             ctx.out.array_len(named.len());

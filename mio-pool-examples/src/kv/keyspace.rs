@@ -8,16 +8,17 @@ use super::strings::Unit;
 
 pub(crate) fn del(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> Outcome {
     let n = ctx.server.store.keys(&args[1..], |ks| {
-        (0..ks.len()).filter(|&i| ks.at(i).remove().is_some()).count()
+        (0..ks.len())
+            .filter(|&i| ks.at(i).remove().is_some())
+            .count()
     });
     ctx.integer(n as i64)
 }
 
 pub(crate) fn exists(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> Outcome {
-    let n = ctx
-        .server
-        .store
-        .keys(&args[1..], |ks| (0..ks.len()).filter(|&i| ks.at(i).exists()).count());
+    let n = ctx.server.store.keys(&args[1..], |ks| {
+        (0..ks.len()).filter(|&i| ks.at(i).exists()).count()
+    });
     ctx.integer(n as i64)
 }
 

@@ -57,8 +57,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-pub use commands::Outcome;
 use commands::Ctx;
+pub use commands::Outcome;
 pub use expiry::{EXPIRY_BUDGET, EXPIRY_PERIOD};
 pub use numbers::parse_i64;
 pub use store::{now_ms, KeyRef, Keys, Store, Ttl, SHARDS};
@@ -219,7 +219,10 @@ impl Session {
     /// The next command at the front of `input`. Every parse goes through
     /// here, so that an incremental parser keeping its position in the
     /// session replaces one line.
-    fn next_command<'i>(&mut self, input: &'i [u8]) -> Result<Option<(resp::Args<'i>, usize)>, resp::ProtocolError> {
+    fn next_command<'i>(
+        &mut self,
+        input: &'i [u8],
+    ) -> Result<Option<(resp::Args<'i>, usize)>, resp::ProtocolError> {
         resp::parse_command(input)
     }
 

@@ -70,7 +70,9 @@ impl Decimal {
     fn add(self, other: Decimal) -> Option<Decimal> {
         let scale = self.scale.max(other.scale);
         let a = self.mantissa.checked_mul(10i128.pow(scale - self.scale))?;
-        let b = other.mantissa.checked_mul(10i128.pow(scale - other.scale))?;
+        let b = other
+            .mantissa
+            .checked_mul(10i128.pow(scale - other.scale))?;
         let mantissa = a.checked_add(b)?;
         // Beyond 10^30 a double's precision is what Redis's long double
         // rounding shows anyway; let the float path print it.
@@ -135,11 +137,27 @@ mod tests {
 
     #[test]
     fn integers_are_strict_like_redis() {
-        for ok in ["0", "7", "-7", "9223372036854775807", "-9223372036854775808"] {
+        for ok in [
+            "0",
+            "7",
+            "-7",
+            "9223372036854775807",
+            "-9223372036854775808",
+        ] {
             assert_eq!(parse_i64(ok.as_bytes()), Some(ok.parse().unwrap()), "{ok}");
         }
         for bad in [
-            "", "-", "007", "-0", "-00", "+1", " 1", "1 ", "1.0", "9223372036854775808", "0x1",
+            "",
+            "-",
+            "007",
+            "-0",
+            "-00",
+            "+1",
+            " 1",
+            "1 ",
+            "1.0",
+            "9223372036854775808",
+            "0x1",
         ] {
             assert_eq!(parse_i64(bad.as_bytes()), None, "{bad:?}");
         }

@@ -511,7 +511,12 @@ mod tests {
     fn expired_keys_vanish_and_are_not_counted() {
         let s = Store::new();
         for i in 0..100 {
-            set(&s, format!("t{i}").as_bytes(), b"v", Some(Duration::from_millis(1)));
+            set(
+                &s,
+                format!("t{i}").as_bytes(),
+                b"v",
+                Some(Duration::from_millis(1)),
+            );
         }
         set(&s, b"forever", b"v", None);
         std::thread::sleep(Duration::from_millis(5));
@@ -525,13 +530,21 @@ mod tests {
     fn active_expiry_removes_keys_nobody_reads_within_its_budget() {
         let s = Store::new();
         for i in 0..1000 {
-            set(&s, format!("t{i}").as_bytes(), b"v", Some(Duration::from_millis(1)));
+            set(
+                &s,
+                format!("t{i}").as_bytes(),
+                b"v",
+                Some(Duration::from_millis(1)),
+            );
         }
         set(&s, b"later", b"v", Some(Duration::from_secs(100)));
         std::thread::sleep(Duration::from_millis(5));
         // A deadline already passed: nothing may be done.
         assert_eq!(s.expire_some(10, Instant::now()), 0);
-        assert_eq!(s.expire_some(10, Instant::now() + Duration::from_secs(60)), 1000);
+        assert_eq!(
+            s.expire_some(10, Instant::now() + Duration::from_secs(60)),
+            1000
+        );
         // The index is consistent with the maps: nothing left to expire.
         let volatile: usize = s.shards.iter().map(|x| x.lock().deadlines.len()).sum();
         let stored: usize = s.shards.iter().map(|x| x.lock().map.len()).sum();
@@ -580,7 +593,9 @@ mod tests {
         let mut cursor = 0;
         let mut steps = 0;
         loop {
-            cursor = s.scan(cursor, 10, |k| assert!(seen.insert(k.to_vec()), "{k:?} twice"));
+            cursor = s.scan(cursor, 10, |k| {
+                assert!(seen.insert(k.to_vec()), "{k:?} twice")
+            });
             // Writes between steps, as other clients would.
             set(&s, format!("new{steps}").as_bytes(), b"v", None);
             steps += 1;
@@ -604,9 +619,9 @@ mod tests {
                 std::thread::spawn(move || {
                     for _ in 0..1000 {
                         s.key(b"c", |k| {
-                            let n: i64 = k.value().map_or(0, |v| {
-                                std::str::from_utf8(v).unwrap().parse().unwrap()
-                            });
+                            let n: i64 = k
+                                .value()
+                                .map_or(0, |v| std::str::from_utf8(v).unwrap().parse().unwrap());
                             k.set((n + 1).to_string().into_bytes(), None);
                         });
                     }

@@ -41,7 +41,13 @@ enum Expiry<'a> {
 /// Converts a deadline argument to an absolute Unix time in milliseconds as
 /// Redis's `getExpireMillisecondsOrReply` does: not an integer, not
 /// positive, or overflowing is an error naming `cmd`.
-pub(crate) fn deadline(ctx: &mut Ctx<'_>, cmd: &str, unit: Unit, arg: &[u8], now: i64) -> Option<i64> {
+pub(crate) fn deadline(
+    ctx: &mut Ctx<'_>,
+    cmd: &str,
+    unit: Unit,
+    arg: &[u8],
+    now: i64,
+) -> Option<i64> {
     let n = ctx.int_arg(arg)?;
     let seconds = matches!(unit, Unit::Seconds | Unit::UnixSeconds);
     let ms = if n <= 0 || (seconds && n > i64::MAX / 1000) {
@@ -112,7 +118,9 @@ fn string_options<'a>(args: &[&'a [u8]], set: bool) -> Option<(bool, bool, bool,
 
 pub(crate) fn get(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> Outcome {
     let out = &mut ctx.out;
-    ctx.server.store.key(args[1], |k| out.bulk_or_null(k.value()));
+    ctx.server
+        .store
+        .key(args[1], |k| out.bulk_or_null(k.value()));
     Outcome::Continue
 }
 
@@ -398,9 +406,11 @@ pub(crate) fn mget(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> Outcome {
 /// none of the keys exists. Returns whether it stored them.
 fn set_pairs(ctx: &mut Ctx<'_>, args: &[&[u8]], only_new: bool) -> Option<bool> {
     if args.len() % 2 == 0 {
-        ctx.out.error(&super::commands::wrong_arity(
-            if only_new { "msetnx" } else { "mset" },
-        ));
+        ctx.out.error(&super::commands::wrong_arity(if only_new {
+            "msetnx"
+        } else {
+            "mset"
+        }));
         return None;
     }
     let keys: Vec<&[u8]> = args[1..].iter().step_by(2).copied().collect();

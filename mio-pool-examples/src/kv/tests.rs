@@ -131,7 +131,9 @@ fn client_startup_commands() {
         run(&s, "COMMAND COUNT\r\n"),
         format!(":{}\r\n", commands::COMMANDS.len())
     );
-    assert!(run(&s, "COMMAND DOCS get\r\n").starts_with("*2\r\n$3\r\nget\r\n*4\r\n$7\r\nsummary\r\n"));
+    assert!(
+        run(&s, "COMMAND DOCS get\r\n").starts_with("*2\r\n$3\r\nget\r\n*4\r\n$7\r\nsummary\r\n")
+    );
     assert_eq!(
         run(
             &s,
@@ -264,9 +266,21 @@ fn integers_overflow_and_expire_times_are_refused_like_redis() {
     let s = new_server();
     const NOT_INT: &str = "-ERR value is not an integer or out of range\r\n";
     for bad in ["007", "-0", "-00"] {
-        assert_eq!(run(&s, &format!("INCRBY n {bad}\r\n")), NOT_INT, "INCRBY {bad}");
-        assert_eq!(run(&s, &format!("SET k v EX {bad}\r\n")), NOT_INT, "SET EX {bad}");
-        assert_eq!(run(&s, &format!("SELECT {bad}\r\n")), NOT_INT, "SELECT {bad}");
+        assert_eq!(
+            run(&s, &format!("INCRBY n {bad}\r\n")),
+            NOT_INT,
+            "INCRBY {bad}"
+        );
+        assert_eq!(
+            run(&s, &format!("SET k v EX {bad}\r\n")),
+            NOT_INT,
+            "SET EX {bad}"
+        );
+        assert_eq!(
+            run(&s, &format!("SELECT {bad}\r\n")),
+            NOT_INT,
+            "SELECT {bad}"
+        );
         assert_eq!(
             run(&s, &format!("SET n {bad}\r\nINCR n\r\n")),
             format!("+OK\r\n{NOT_INT}"),
@@ -330,7 +344,10 @@ fn hello_3_switches_replies_to_resp3() {
         )
     );
     assert_eq!(
-        run(&s, "HELLO 4\r\nHELLO 3 AUTH someone pw\r\nHELLO 3 SETNAME\r\n"),
+        run(
+            &s,
+            "HELLO 4\r\nHELLO 3 AUTH someone pw\r\nHELLO 3 SETNAME\r\n"
+        ),
         "-NOPROTO unsupported protocol version\r\n\
          -WRONGPASS invalid username-password pair or user is disabled.\r\n\
          -ERR Syntax error in HELLO option 'SETNAME'\r\n"
@@ -356,7 +373,17 @@ fn client_names_and_reset() {
             "$3",
             "-ERR Client names cannot contain spaces, newlines or special characters.",
             // HELLO's map holds bulk strings too; RESET ends RESP3 and the name.
-            "$6", "$5", "$7", "$6", "$5", "$2", "$4", "$10", "$4", "$6", "$7",
+            "$6",
+            "$5",
+            "$7",
+            "$6",
+            "$5",
+            "$2",
+            "$4",
+            "$10",
+            "$4",
+            "$6",
+            "$7",
             "+RESET",
             "$-1",
             "$-1",
@@ -369,7 +396,7 @@ fn transactions_queue_abort_and_watch() {
     let s = new_server();
     let mut a = Session::default();
     let mut b = Session::default();
-    let mut run_on = |session: &mut Session, input: &str| {
+    let run_on = |session: &mut Session, input: &str| {
         let mut out = Vec::new();
         session.serve(&s, input.as_bytes(), &mut out);
         String::from_utf8(out).unwrap()
@@ -396,7 +423,7 @@ fn transactions_queue_abort_and_watch() {
         "+OK\r\n+QUEUED\r\n*1\r\n+OK\r\n"
     );
     // Deletion and expiry count as changes; RESP3 says null as `_`.
-    assert_eq!(run_on(&mut a, "HELLO 3\r\nWATCH t\r\n").ends_with("+OK\r\n"), true);
+    assert!(run_on(&mut a, "HELLO 3\r\nWATCH t\r\n").ends_with("+OK\r\n"));
     assert_eq!(run_on(&mut b, "PEXPIRE t 1\r\n"), ":1\r\n");
     std::thread::sleep(std::time::Duration::from_millis(5));
     assert_eq!(
@@ -404,7 +431,10 @@ fn transactions_queue_abort_and_watch() {
         "+OK\r\n+QUEUED\r\n_\r\n"
     );
     assert_eq!(
-        run_on(&mut a, "EXEC\r\nDISCARD\r\nMULTI\r\nMULTI\r\nWATCH x\r\nDISCARD\r\n"),
+        run_on(
+            &mut a,
+            "EXEC\r\nDISCARD\r\nMULTI\r\nMULTI\r\nWATCH x\r\nDISCARD\r\n"
+        ),
         "-ERR EXEC without MULTI\r\n-ERR DISCARD without MULTI\r\n+OK\r\n\
          -ERR MULTI calls can not be nested\r\n-ERR WATCH inside MULTI is not allowed\r\n+OK\r\n"
     );
@@ -418,7 +448,10 @@ fn scan_keys_and_rename() {
         "+OK\r\n*1\r\n$6\r\nuser:2\r\n+OK\r\n-ERR no such key\r\n:0\r\n"
     );
     assert_eq!(
-        run(&s, "SCAN 0 COUNT 100 MATCH x\r\nSCAN x\r\nSCAN 0 COUNT 0\r\n"),
+        run(
+            &s,
+            "SCAN 0 COUNT 100 MATCH x\r\nSCAN x\r\nSCAN 0 COUNT 0\r\n"
+        ),
         "*2\r\n$1\r\n0\r\n*1\r\n$1\r\nx\r\n-ERR invalid cursor\r\n-ERR syntax error\r\n"
     );
 }

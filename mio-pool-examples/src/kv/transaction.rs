@@ -83,7 +83,9 @@ impl Session {
     pub(crate) fn reject(&mut self, args: &[&[u8]], msg: &str, out: &mut crate::resp::Reply<'_>) {
         if args[0].eq_ignore_ascii_case(b"exec") {
             let why = msg.strip_prefix("ERR ").unwrap_or(msg);
-            out.error(&format!("EXECABORT Transaction discarded because of: {why}"));
+            out.error(&format!(
+                "EXECABORT Transaction discarded because of: {why}"
+            ));
             self.multi = None;
             self.watched.clear();
         } else {

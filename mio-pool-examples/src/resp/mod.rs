@@ -22,8 +22,8 @@ mod parse;
 mod reply;
 
 pub use encode::{array_len, bulk, bulk_or_null, error, integer, null, simple};
-pub use reply::{Proto, Reply};
 pub use parse::{parse_command, split_args, Args, ProtocolError, MAX_ARGS, MAX_BULK, MAX_INLINE};
+pub use reply::{Proto, Reply};
 
 #[cfg(test)]
 mod tests;

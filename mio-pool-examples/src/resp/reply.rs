@@ -183,10 +183,7 @@ mod tests {
     #[test]
     fn resp3_types_fall_back_to_resp2_shapes() {
         assert_eq!(both(|r| r.null()), ("$-1\r\n".into(), "_\r\n".into()));
-        assert_eq!(
-            both(|r| r.null_array()),
-            ("*-1\r\n".into(), "_\r\n".into())
-        );
+        assert_eq!(both(|r| r.null_array()), ("*-1\r\n".into(), "_\r\n".into()));
         assert_eq!(both(|r| r.map_len(2)), ("*4\r\n".into(), "%2\r\n".into()));
         assert_eq!(both(|r| r.set_len(3)), ("*3\r\n".into(), "~3\r\n".into()));
         assert_eq!(

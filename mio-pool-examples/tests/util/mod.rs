@@ -127,7 +127,10 @@ pub fn stock_client(program: &str) -> Option<PathBuf> {
     });
     if found.is_none() {
         let why = format!("`{program}` is not installed (.ci/run installs it)");
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}, and CI=true");
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{why}, and CI=true"
+        );
         println!("skipped: {why}");
     }
     found
