@@ -11,8 +11,8 @@
 //! * [`http`]: HTTP/1.1 request parsing (on `httparse`), responses, and the
 //!   `http` server's routes.
 //! * [`server`]: running a protocol on a pool until SIGINT/SIGTERM.
-//! * [`resp`]: the Redis protocol (RESP2): command parsing and reply encoding.
-//! * [`kv`]: the `kv` server's store (sharded locks, expiry) and commands.
+//! * [`resp`]: the Redis protocol: command parsing, RESP2 and RESP3 replies.
+//! * [`kv`]: the `kv` server, a Redis-compatible cache: store, sessions, commands.
 //!
 //! Every protocol function has the same shape, `fn(input, output) -> Step`:
 //! it answers every complete request at the front of `input`, appends the
