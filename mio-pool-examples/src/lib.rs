@@ -10,7 +10,11 @@
 //!   drained, parse, queue replies, flush, keep unsent output.
 //! * [`http`]: HTTP/1.1 request parsing (on `httparse`), responses, and the
 //!   `http` server's routes.
-//! * [`server`]: running a protocol on a pool until SIGINT/SIGTERM.
+//! * [`listen`]: the listening socket: bound, or inherited from systemd,
+//!   `--listen-fd` or a restarting predecessor; TCP or Unix-domain.
+//! * [`restart`]: restarts on SIGHUP that drop nothing, and the pid file.
+//! * [`server`]: running a protocol on a pool until SIGINT/SIGTERM, or until
+//!   a successor takes over.
 //! * [`resp`]: the Redis protocol: command parsing, RESP2 and RESP3 replies.
 //! * [`kv`]: the `kv` server, a Redis-compatible cache: store, sessions, commands.
 //!
@@ -25,5 +29,7 @@ pub mod conn;
 pub mod echo;
 pub mod http;
 pub mod kv;
+pub mod listen;
 pub mod resp;
+pub mod restart;
 pub mod server;

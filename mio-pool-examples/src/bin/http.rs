@@ -7,6 +7,7 @@
 //! ```
 
 use mio_pool::StatsHandle;
+use mio_pool_examples::server::Draining;
 use mio_pool_examples::{cli, http, server};
 
 fn main() -> std::process::ExitCode {
@@ -16,12 +17,15 @@ fn main() -> std::process::ExitCode {
         "127.0.0.1:8080",
     );
     cli::init_logging();
-    server::exit_code(server::run(
+    let result = server::run(
         "http",
         &opts,
-        |stats| stats,
-        |conn, stats: &mut StatsHandle| {
-            conn.drive(|_: &mut (), input, out| http::serve(input, out, || stats.snapshot()))
+        |stats, draining| (stats, draining),
+        |conn, (stats, draining): &mut (StatsHandle, Draining)| {
+            conn.drive(|_: &mut (), input, out| {
+                http::serve_draining(input, out, || stats.snapshot(), draining.get())
+            })
         },
-    ))
+    );
+    server::exit_code("http", result)
 }

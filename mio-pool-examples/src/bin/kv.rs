@@ -5,32 +5,38 @@
 //! redis-cli -p 6380 SET greeting hello
 //! redis-benchmark -p 6380 -q
 //! ```
+//!
+//! The data lives in memory only, like `redis-server` without persistence:
+//! a restart (SIGHUP included) empties it.
 
 use std::sync::Arc;
 
 use mio_pool_examples::kv::{self, Server, Session};
-use mio_pool_examples::server::TcpConn;
+use mio_pool_examples::server::ServerConn;
 use mio_pool_examples::{cli, server};
 
 /// `--help`'s description: what is supported and what is not.
 const ABOUT: &str = "Redis-compatible in-memory cache on mio-pool: redis-cli, redis-benchmark, \
-                     redis-py and node-redis work against it with their default settings.";
+                     redis-py and node-redis work against it with their default settings. The data \
+                     is kept in memory only (like redis-server without persistence): a restart, \
+                     SIGHUP's included, empties it.";
 
 fn main() -> std::process::ExitCode {
     let opts = cli::parse_with_help("kv", ABOUT, kv::SUPPORTED, "127.0.0.1:6380");
     cli::init_logging();
-    server::exit_code(server::run(
+    let result = server::run(
         "kv",
         &opts,
-        |stats| {
+        |stats, _draining| {
             let server = Arc::new(Server::new(opts.addr.port()).with_stats(stats));
             if let Err(e) = kv::expiry::spawn(&server) {
                 log::error!("no active expiry: {e}");
             }
             server
         },
-        |conn: &mut TcpConn<Session>, server: &mut Arc<Server>| {
+        |conn: &mut ServerConn<Session>, server: &mut Arc<Server>| {
             conn.drive(|session, input, out| session.serve(server, input, out))
         },
-    ))
+    );
+    server::exit_code("kv", result)
 }
