@@ -352,3 +352,20 @@ fn expired_keys_are_removed_without_being_read() {
     }
     assert_eq!(c.call(&["DBSIZE"]), Reply::Int(0));
 }
+
+/// `--help` says exactly what is supported and what is not.
+#[test]
+fn help_lists_what_is_supported_and_what_is_not() {
+    let out = util::run_with_timeout(
+        std::process::Command::new(env!("CARGO_BIN_EXE_kv")).arg("--help"),
+        TIMEOUT,
+    );
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for word in [
+        "HELLO", "MULTI", "WATCH", "GETEX", "INCRBYFLOAT", "SCAN", "RENAMENX", "INFO",
+        "Not supported", "persistence", "replication", "cluster", "other data types",
+    ] {
+        assert!(help.contains(word), "--help does not mention {word}:\n{help}");
+    }
+}

@@ -95,8 +95,16 @@ impl Decimal {
     }
 }
 
-/// A float operand as Redis accepts it: no surrounding space, not NaN.
+/// The longest float operand Redis reads (`MAX_LONG_DOUBLE_CHARS`): a bound
+/// on the work a hostile value can cause, too.
+const MAX_FLOAT_CHARS: usize = 5 * 1024;
+
+/// A float operand as Redis accepts it: shorter than [`MAX_FLOAT_CHARS`],
+/// no surrounding space, not NaN.
 fn parse_f64(s: &[u8]) -> Option<f64> {
+    if s.len() >= MAX_FLOAT_CHARS {
+        return None;
+    }
     let s = std::str::from_utf8(s).ok()?;
     if s.is_empty() || s.starts_with(char::is_whitespace) || s.ends_with(char::is_whitespace) {
         return None;
@@ -182,5 +190,8 @@ mod tests {
         assert_eq!(f("1", "1 "), Err(FloatError::NotAFloat));
         assert_eq!(f("1", "nan"), Err(FloatError::NotAFloat));
         assert_eq!(f("1", "inf"), Err(FloatError::NotFinite));
+        let long = "1".repeat(MAX_FLOAT_CHARS);
+        assert_eq!(f(&long, "1"), Err(FloatError::NotAFloat));
+        assert_eq!(f(&long[1..], "1"), Err(FloatError::NotFinite));
     }
 }
