@@ -363,9 +363,23 @@ fn help_lists_what_is_supported_and_what_is_not() {
     assert!(out.status.success());
     let help = String::from_utf8(out.stdout).unwrap();
     for word in [
-        "HELLO", "MULTI", "WATCH", "GETEX", "INCRBYFLOAT", "SCAN", "RENAMENX", "INFO",
-        "Not supported", "persistence", "replication", "cluster", "other data types",
+        "HELLO",
+        "MULTI",
+        "WATCH",
+        "GETEX",
+        "INCRBYFLOAT",
+        "SCAN",
+        "RENAMENX",
+        "INFO",
+        "Not supported",
+        "persistence",
+        "replication",
+        "cluster",
+        "other data types",
     ] {
-        assert!(help.contains(word), "--help does not mention {word}:\n{help}");
+        assert!(
+            help.contains(word),
+            "--help does not mention {word}:\n{help}"
+        );
     }
 }

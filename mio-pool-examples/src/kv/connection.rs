@@ -323,16 +323,35 @@ pub(crate) fn command(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> Outcome {
             let found: Vec<&commands::Spec> = named.into_iter().flatten().collect();
             ctx.out.map_len(found.len());
             for c in found {
-                ctx.out.bulk(c.name.as_bytes());
-                ctx.out.map_len(2);
-                ctx.out.bulk(b"summary");
-                ctx.out.bulk(c.summary.as_bytes());
-                ctx.out.bulk(b"group");
-                ctx.out.bulk(c.group.as_bytes());
+                command_docs(ctx, c);
             }
         }
     }
     Outcome::Continue
+}
+
+/// One command's `COMMAND DOCS` entry: its summary, group and arguments.
+/// The arguments are one entry of type `string` whose name is the whole
+/// syntax line (`key value [NX|XX] ...`): `redis-cli` joins argument names
+/// into the hint it shows after a typed command, so its hints read as
+/// Redis's, without a full argument tree per command.
+fn command_docs(ctx: &mut Ctx<'_>, c: &commands::Spec) {
+    let out = &mut ctx.out;
+    out.bulk(c.name.as_bytes());
+    out.map_len(if c.syntax.is_empty() { 2 } else { 3 });
+    out.bulk(b"summary");
+    out.bulk(c.summary.as_bytes());
+    out.bulk(b"group");
+    out.bulk(c.group.as_bytes());
+    if !c.syntax.is_empty() {
+        out.bulk(b"arguments");
+        out.array_len(1);
+        out.map_len(2);
+        out.bulk(b"name");
+        out.bulk(c.syntax.as_bytes());
+        out.bulk(b"type");
+        out.bulk(b"string");
+    }
 }
 
 /// One command's `COMMAND INFO` entry: name, arity, flags, first key, last

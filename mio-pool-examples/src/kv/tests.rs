@@ -132,7 +132,7 @@ fn client_startup_commands() {
         format!(":{}\r\n", commands::COMMANDS.len())
     );
     assert!(
-        run(&s, "COMMAND DOCS get\r\n").starts_with("*2\r\n$3\r\nget\r\n*4\r\n$7\r\nsummary\r\n")
+        run(&s, "COMMAND DOCS get\r\n").starts_with("*2\r\n$3\r\nget\r\n*6\r\n$7\r\nsummary\r\n")
     );
     assert_eq!(
         run(
