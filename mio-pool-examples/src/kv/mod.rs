@@ -90,7 +90,8 @@ Not supported: other data types (lists, hashes, sets, sorted sets, streams...), 
   other than 0, passwords and ACLs, persistence (RDB/AOF), replication, cluster, pub/sub,
   scripting, CONFIG SET, eviction (maxmemory), blocking commands, client tracking.
 Differences: INFO holds fewer fields; used_memory is the process's resident memory;
-  SCAN cursors and RANDOMKEY differ by nature; COMMAND DOCS carries summaries only;
+  SCAN cursors and RANDOMKEY differ by nature; COMMAND DOCS carries a summary and
+  a syntax line per command (enough for redis-cli's hints), not Redis's argument trees;
   INCRBYFLOAT may differ from Redis in the last digits for exponents and huge values;
   CLIENT SETINFO is accepted as in Redis 7.2.";
 

@@ -143,6 +143,19 @@ fn client_startup_commands() {
     );
 }
 
+/// `redis-cli` builds its hints from `COMMAND DOCS`' argument names.
+#[test]
+fn command_docs_give_redis_cli_its_hints() {
+    let s = new_server();
+    let docs = run(&s, "COMMAND DOCS expire\r\n");
+    assert!(
+        docs.contains(
+            "$9\r\narguments\r\n*1\r\n*4\r\n$4\r\nname\r\n$25\r\nkey seconds [NX|XX|GT|LT]\r\n"
+        ),
+        "{docs}"
+    );
+}
+
 #[test]
 fn quit_replies_then_closes_and_ignores_the_rest() {
     let s = new_server();
