@@ -48,6 +48,7 @@ mod connection;
 pub mod expiry;
 mod glob;
 mod keyspace;
+mod long_double;
 mod numbers;
 mod store;
 mod strings;
@@ -92,7 +93,7 @@ Not supported: other data types (lists, hashes, sets, sorted sets, streams...), 
 Differences: INFO holds fewer fields; used_memory is the process's resident memory;
   SCAN cursors and RANDOMKEY differ by nature; COMMAND DOCS carries a summary and
   a syntax line per command (enough for redis-cli's hints), not Redis's argument trees;
-  INCRBYFLOAT may differ from Redis in the last digits for exponents and huge values;
+  INCRBYFLOAT refuses hexadecimal floats (which Redis's strtold reads);
   CLIENT SETINFO is accepted as in Redis 7.2.";
 
 /// What every connection shares.
