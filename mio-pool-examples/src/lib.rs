@@ -21,8 +21,9 @@
 //! Every protocol function has the same shape, `fn(input, output) -> Step`:
 //! it answers every complete request at the front of `input`, appends the
 //! replies to `output`, and says how much input it consumed and whether to
-//! close. It keeps no state between calls, which is what makes requests
-//! split over many reads, and many requests in one read, simple to handle.
+//! close. State that must outlive one call lives in the connection's
+//! protocol state (the `P` of [`conn::Conn`]): `kv`'s [`kv::Session`] holds
+//! the protocol version, client name, `MULTI` queue and watched keys.
 
 pub mod cli;
 pub mod conn;
