@@ -62,7 +62,7 @@ use commands::Ctx;
 pub use commands::Outcome;
 pub use expiry::{EXPIRY_BUDGET, EXPIRY_PERIOD};
 pub use numbers::parse_i64;
-pub use store::{now_ms, KeyRef, Keys, Store, Ttl, SHARDS};
+pub use store::{now_ms, KeyRef, Keys, Store, Ttl, SCAN_SLICES, SHARDS};
 pub use strings::MAX_STRING;
 pub use transaction::{MAX_QUEUED_BYTES, MAX_WATCHED};
 

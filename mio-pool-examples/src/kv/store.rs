@@ -9,6 +9,9 @@ use parking_lot::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 /// The number of shards.
 pub const SHARDS: usize = 64;
 
+/// The most steps a `SCAN` iteration takes per shard (see [`Store::scan`]).
+pub const SCAN_SLICES: usize = 16;
+
 /// A `SCAN` cursor is the shard index above [`POS_BITS`] bits of position
 /// within the shard. 6 + 46 bits stay below 2^53, so clients that parse
 /// cursors as JavaScript numbers (node-redis) keep them exact.
@@ -416,14 +419,21 @@ impl Store {
     /// once, whatever is written meanwhile: each shard returns its keys in
     /// the order of a hash of the key, and the cursor is the shard and the
     /// hash to go on from.
+    ///
+    /// A step looks at every key of the shard it is in (there is no index
+    /// by hash), so it returns at least 1/[`SCAN_SLICES`] of that shard's
+    /// keys even when `count` is smaller: a whole iteration then costs
+    /// O(keys × `SCAN_SLICES`), not O(keys² / `count`).
     pub fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&[u8])) -> u64 {
         let now = now_ms();
         let mut shard = cursor >> POS_BITS;
         let mut from = cursor & POS_MASK;
         let mut found = 0;
+        let mut want = count.max(1);
         while (shard as usize) < SHARDS {
             let mut s = self.shards[shard as usize].lock();
             s.expire(now, usize::MAX);
+            want = want.max(s.map.len() / SCAN_SLICES);
             let mut keys: Vec<(u64, &Vec<u8>)> = s
                 .map
                 .keys()
@@ -434,7 +444,7 @@ impl Store {
             let mut last = None;
             for (pos, key) in keys {
                 // Keys with the same position go in the same step.
-                if found >= count.max(1) && last != Some(pos) {
+                if found >= want && last != Some(pos) {
                     return shard << POS_BITS | pos;
                 }
                 f(key);
@@ -443,7 +453,7 @@ impl Store {
             }
             shard += 1;
             from = 0;
-            if found >= count.max(1) && (shard as usize) < SHARDS {
+            if found >= want && (shard as usize) < SHARDS {
                 return shard << POS_BITS;
             }
         }
@@ -608,6 +618,25 @@ mod tests {
             assert!(seen.contains(format!("k{i}").as_bytes()), "k{i} missed");
         }
         assert!(steps > 100, "steps of about COUNT keys, not {steps}");
+    }
+
+    #[test]
+    fn a_scan_with_a_small_count_still_takes_few_steps_per_shard() {
+        let s = Store::new();
+        for i in 0..20_000 {
+            set(&s, format!("k{i}").as_bytes(), b"v", None);
+        }
+        let (mut cursor, mut steps, mut keys) = (0, 0, 0);
+        loop {
+            cursor = s.scan(cursor, 1, |_| keys += 1);
+            steps += 1;
+            if cursor == 0 {
+                break;
+            }
+        }
+        assert_eq!(keys, 20_000);
+        // About SCAN_SLICES steps per shard, not 20,000.
+        assert!(steps <= SHARDS * (SCAN_SLICES + 2), "{steps} steps");
     }
 
     #[test]
