@@ -116,18 +116,28 @@
 #![deny(missing_docs, missing_debug_implementations)]
 #![doc(test(attr(deny(warnings))))]
 
+mod buffered;
 mod builder;
 mod connection;
 mod conns;
+mod driver;
 mod handle;
 mod listener;
+#[cfg(test)]
+mod script;
+mod shutdown;
 mod worker;
 
+pub use buffered::{Buffered, DEFAULT_HIGH_WATER_MARK};
 pub use builder::{PoolBuilder, RunError};
 pub use connection::Connection;
+pub use driver::{
+    Driver, ProtocolState, Step, DEFAULT_OUTPUT_LIMIT, MAX_LINGER, MAX_READS_PER_CALL, READ_CHUNK,
+};
 pub use handle::{PoolHandle, PoolStats, StatsHandle};
 pub use listener::Listener;
 /// An implementation of a `Poll` interface very similar to that of
 /// `mio::Poll`, that many threads may call at once: the `mio-pool-poll`
 /// crate.
 pub use mio_pool_poll as poll;
+pub use shutdown::ShutdownWrite;
