@@ -2,12 +2,10 @@
 //!
 //! The binaries (`echo`, `http`, `kv`) are thin: they parse arguments, build
 //! a pool, and hand each connection's readiness to a protocol function from
-//! this crate through [`conn::Conn::drive`].
+//! this crate through `mio_pool::Driver::drive`.
 //!
 //! * [`cli`]: options, logging, the `listening on` line, shutdown signals.
 //! * [`echo`]: the `echo` server's protocol.
-//! * [`conn`]: a buffered connection that a pool handler drives: read until
-//!   drained, parse, queue replies, flush, keep unsent output.
 //! * [`http`]: HTTP/1.1 request parsing (on `httparse`), responses, and the
 //!   `http` server's routes.
 //! * [`server`]: running a protocol on a pool until SIGINT/SIGTERM.
@@ -21,7 +19,6 @@
 //! split over many reads, and many requests in one read, simple to handle.
 
 pub mod cli;
-pub mod conn;
 pub mod echo;
 pub mod http;
 pub mod kv;

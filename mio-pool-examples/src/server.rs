@@ -5,20 +5,19 @@
 use std::io;
 
 use mio::net::{TcpListener, TcpStream};
-use mio_pool::{PoolBuilder, StatsHandle};
+use mio_pool::{Driver, PoolBuilder, ProtocolState, StatsHandle};
 
 use crate::cli::{announce, Options, ShutdownSignals};
-use crate::conn::Conn;
 
 /// The connection type every example handler works on, with the protocol's
 /// per-connection state `P`.
-pub type TcpConn<P = ()> = Conn<TcpStream, P>;
+pub type TcpConn<P = ()> = Driver<TcpStream, P>;
 
 /// Serves `opts.addr` with `opts.workers` workers until SIGINT or SIGTERM.
 ///
 /// `make_state` builds the per-worker state (each worker gets a clone) from
 /// the pool's counters; `on_ready` is the pool handler, which usually calls
-/// [`Conn::drive`] with a protocol function. Prints `listening on ADDR`
+/// [`Driver::drive`] with a protocol function. Prints `listening on ADDR`
 /// (the real address, after binding) once the workers run.
 ///
 /// On a signal the pool stops accepting (new clients are refused), open
@@ -39,7 +38,7 @@ pub fn run<S, H, P>(
 where
     S: Clone + Send + 'static,
     H: Fn(&mut TcpConn<P>, &mut S) -> io::Result<bool> + Send + Sync + 'static,
-    P: Default + Send + 'static,
+    P: ProtocolState + Default + Send + 'static,
 {
     // Catch signals before announcing: one sent right after the line is seen
     // must shut down cleanly, not kill the process.
@@ -47,7 +46,7 @@ where
     let listener = TcpListener::bind(opts.addr)?;
     let addr = listener.local_addr()?;
     let builder = PoolBuilder::from(listener)?
-        .with_adapter(Conn::new)
+        .with_adapter(Driver::new)
         .set_thread_name_prefix(&format!("{name}-"))
         .set_yield_after(opts.yield_after);
     let state = make_state(builder.stats_handle());

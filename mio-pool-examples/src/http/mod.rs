@@ -16,7 +16,7 @@
 //! answered in order. Bodies framed by `Content-Length` or chunked encoding
 //! are read and ignored.
 //!
-//! [`serve`] has the shape that [`Conn::drive`](crate::conn::Conn::drive)
+//! [`serve`] has the shape that [`Driver::drive`](mio_pool::Driver::drive)
 //! expects:
 //!
 //! ```

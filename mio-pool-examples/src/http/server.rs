@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use super::request::{self, Parsed, Request};
 use super::response::{http_date, Persistence, Response, Status};
-use crate::conn::Step;
+use mio_pool::Step;
 use mio_pool::PoolStats;
 
 /// The body of `GET /`.

@@ -2,7 +2,7 @@
 //!
 //! [`Store`] holds the data (sharded locks, lazy expiry); [`execute`] runs
 //! one command against it; [`serve`] answers every complete command in a
-//! read buffer, in the shape that [`Conn::drive`](crate::conn::Conn::drive)
+//! read buffer, in the shape that [`Driver::drive`](mio_pool::Driver::drive)
 //! expects:
 //!
 //! ```
@@ -26,7 +26,7 @@ mod store;
 pub use commands::{execute, Outcome};
 pub use store::{parse_i64, IncrError, SetOptions, Store, Ttl, SHARDS};
 
-use crate::conn::Step;
+use mio_pool::Step;
 use crate::resp;
 
 /// Answers every complete command at the front of `input`, in order,
