@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use clap::{Arg, Command};
 
+use crate::limits::{self, Limits};
+
 /// The options of an example server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
@@ -24,6 +26,8 @@ pub struct Options {
     /// (`--yield-after-us N`, or `off`; default: the pool's, 1 ms). See
     /// `PoolBuilder::set_yield_after`.
     pub yield_after: Option<Duration>,
+    /// Idle and header timeouts and the connection cap (see [`limits`]).
+    pub limits: Limits,
 }
 
 /// The default of `--grace-secs`.
@@ -32,7 +36,7 @@ pub const DEFAULT_GRACE_SECS: u64 = 3;
 /// The clap command of a server called `name`, described by `about`,
 /// listening on `default_addr` unless told otherwise.
 pub fn command(name: &'static str, about: &'static str, default_addr: &'static str) -> Command {
-    Command::new(name)
+    let cmd = Command::new(name)
         .about(about)
         .arg(
             Arg::new("addr")
@@ -68,7 +72,8 @@ pub fn command(name: &'static str, about: &'static str, default_addr: &'static s
                 )
                 .default_value("1000")
                 .value_parser(yield_after),
-        )
+        );
+    limits::args(cmd, name)
 }
 
 fn yield_after(s: &str) -> Result<Option<Duration>, String> {
@@ -116,6 +121,7 @@ where
         workers,
         grace: Duration::from_secs(grace),
         yield_after,
+        limits: limits::from_matches(&m),
     }
 }
 

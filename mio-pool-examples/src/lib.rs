@@ -8,6 +8,8 @@
 //! * [`echo`]: the `echo` server's protocol.
 //! * [`http`]: HTTP/1.1 request parsing (on `httparse`), responses, and the
 //!   `http` server's routes.
+//! * [`limits`]: `--idle-timeout`, `--max-connections`, `--header-timeout`
+//!   and why their defaults.
 //! * [`server`]: running a protocol on a pool until SIGINT/SIGTERM.
 //! * [`resp`]: the Redis protocol (RESP2): command parsing and reply encoding.
 //! * [`kv`]: the `kv` server's store (sharded locks, expiry) and commands.
@@ -22,5 +24,6 @@ pub mod cli;
 pub mod echo;
 pub mod http;
 pub mod kv;
+pub mod limits;
 pub mod resp;
 pub mod server;
