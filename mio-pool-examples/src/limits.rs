@@ -228,7 +228,9 @@ mod tests {
         let off = limits("echo", &["--idle-timeout", "0", "--max-connections", "off"]).unwrap();
         assert_eq!((off.idle_timeout, off.max_connections), (None, None));
         assert_eq!(
-            limits("echo", &["--max-connections", "0"]).unwrap().max_connections,
+            limits("echo", &["--max-connections", "0"])
+                .unwrap()
+                .max_connections,
             None
         );
     }

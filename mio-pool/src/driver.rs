@@ -299,6 +299,13 @@ impl<S, P> Driver<S, P> {
         !matches!(self.state, State::Open | State::Paused)
     }
 
+    /// Whether the connection holds part of a request: input the protocol
+    /// left unconsumed while it had room to answer (not paused on its
+    /// output, not closing). A request deadline runs while this holds.
+    pub fn is_mid_request(&self) -> bool {
+        self.state == State::Open && !self.input.is_empty()
+    }
+
     /// Queued output at or above which the driver stops reading and waits
     /// for the peer to take its replies; see
     /// [Backpressure](Driver#backpressure-the-output-limit).

@@ -7,6 +7,7 @@
 //! ```
 
 use mio_pool::StatsHandle;
+use mio_pool_examples::http::HeadDeadline;
 use mio_pool_examples::{cli, http, server};
 
 fn main() -> std::process::ExitCode {
@@ -16,12 +17,17 @@ fn main() -> std::process::ExitCode {
         "127.0.0.1:8080",
     );
     cli::init_logging();
+    let header_timeout = opts.limits.header_timeout;
     server::exit_code(server::run(
         "http",
         &opts,
         |stats| stats,
-        |conn, stats: &mut StatsHandle| {
-            conn.drive(|_: &mut (), input, out| http::serve(input, out, || stats.snapshot()))
+        move |conn, stats: &mut StatsHandle| {
+            let result = conn.drive(|_: &mut HeadDeadline, input, out| {
+                http::serve(input, out, || stats.snapshot())
+            });
+            HeadDeadline::update(conn, header_timeout);
+            result
         },
     ))
 }

@@ -26,8 +26,8 @@ mod store;
 pub use commands::{execute, Outcome};
 pub use store::{parse_i64, IncrError, SetOptions, Store, Ttl, SHARDS};
 
-use mio_pool::Step;
 use crate::resp;
+use mio_pool::Step;
 
 /// Answers every complete command at the front of `input`, in order,
 /// appending the replies to `out`.
