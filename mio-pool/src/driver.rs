@@ -80,7 +80,7 @@ impl Step {
 ///
 /// ```
 /// use std::time::{Duration, Instant};
-/// use mio_pool::ProtocolState;
+/// use mio_pool::{ProtocolState, Step};
 ///
 /// /// The whole request head must arrive within 10 s of its first byte.
 /// #[derive(Default)]
@@ -94,7 +94,21 @@ impl Step {
 ///         output.extend_from_slice(b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
 ///     }
 /// }
-/// # let _ = Duration::ZERO;
+///
+/// fn serve(state: &mut Http, input: &[u8], _out: &mut Vec<u8>) -> Step {
+///     let consumed = 0; // ... answer each complete request ...
+///     if consumed == input.len() {
+///         state.head_deadline = None;
+///     } else if state.head_deadline.is_none() {
+///         // A request has started: its head must be whole in 10 s.
+///         state.head_deadline = Some(Instant::now() + Duration::from_secs(10));
+///     }
+///     Step::keep(consumed)
+/// }
+///
+/// let mut state = Http::default();
+/// serve(&mut state, b"GET / HT", &mut Vec::new());
+/// assert!(state.deadline().is_some());
 /// ```
 pub trait ProtocolState {
     /// When this connection must have made progress by, or `None`. The

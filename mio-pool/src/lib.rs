@@ -15,6 +15,8 @@
 //!
 //! # Examples
 //!
+//! The original crate's example, an echo server:
+//!
 //! ```
 //! # use mio_pool::PoolBuilder;
 //! use std::io::prelude::*;
@@ -57,6 +59,58 @@
 //! let result = results.into_iter().next().unwrap();
 //! assert_eq!(&result.unwrap(), b"hello world");
 //! ```
+//!
+//! It loses data: on a non-blocking socket `write_all` stops at the first
+//! `WouldBlock`, and the bytes it had not written yet are dropped (a client
+//! that sends 8 MiB before reading gets back a few KiB less). Wrap each
+//! connection in a [`Buffered`], which queues what the socket does not
+//! take and stops reading a client that does not take its replies; the same
+//! handler is then correct, however slowly the client reads:
+//!
+//! ```
+//! # use mio_pool::PoolBuilder;
+//! use std::io::prelude::*;
+//! use mio_pool::Buffered;
+//!
+//! let addr = "127.0.0.1:0".parse().unwrap();
+//! let server = mio::net::TcpListener::bind(addr).unwrap();
+//! let addr = server.local_addr().unwrap();
+//! let pool = PoolBuilder::from(server).unwrap().with_adapter(Buffered::new);
+//! let h = pool.with_state(Vec::new()).and_return(|v| v)
+//!     .run(1, |c: &mut Buffered<mio::net::TcpStream>, s: &mut Vec<u8>| {
+//!         let mut buf = [0u8; 1024];
+//!         let n = c.read(&mut buf)?;   // sends queued output first
+//!         if n == 0 {
+//!             return Ok(true);          // queued output is still delivered
+//!         }
+//!         c.write_all(&buf[..n])?;     // never WouldBlock: the rest is queued
+//!         s.extend(&buf[..n]);
+//!         Ok(false)
+//!     });
+//!
+//! let mut c = std::net::TcpStream::connect(&addr).unwrap();
+//! let big = vec![7u8; 4 << 20];
+//! let reader = c.try_clone().unwrap();
+//! let echoed = std::thread::spawn(move || {
+//!     let mut back = Vec::new();
+//!     reader.take(4 << 20).read_to_end(&mut back).unwrap();
+//!     back
+//! });
+//! c.write_all(&big).unwrap();
+//! assert_eq!(echoed.join().unwrap(), big);   // every byte, in order
+//! h.terminate();
+//! ```
+//!
+//! # Request/response servers
+//!
+//! A server that answers requests (HTTP, the Redis protocol, a line
+//! protocol) is best written on a [`Driver`]: it reads, hands every
+//! unconsumed byte to a protocol closure that answers each complete
+//! request and says how much it consumed ([`Step`]), sends the replies,
+//! stops reading a client that does not take them, bounds the work per
+//! call, closes gracefully, and carries a per-connection
+//! [deadline](ProtocolState::deadline). The example servers of the
+//! `mio-pool-examples` crate are built on it.
 //!
 //! # How it works
 //!
