@@ -80,6 +80,23 @@ impl Server {
         s
     }
 
+    /// A field of the server's `/proc/PID/status`, in KiB (`"VmRSS:"`,
+    /// `"VmHWM:"`).
+    pub fn status_kib(&self, field: &str) -> usize {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("read the server's /proc status");
+        let line = status
+            .lines()
+            .find(|l| l.starts_with(field))
+            .unwrap_or_else(|| panic!("no {field} in the server's status"));
+        line[field.len()..]
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .expect("a number of kB")
+    }
+
     /// Sends `signal` (e.g. `libc::SIGTERM`) to the server.
     pub fn signal(&self, signal: libc::c_int) {
         let pid = libc::pid_t::try_from(self.child.id()).expect("pid fits");
@@ -113,8 +130,8 @@ impl Drop for Server {
     }
 }
 
-/// The path of `program` if it is on `PATH`; otherwise prints why the
-/// calling test is skipped and returns `None`.
+/// The path of `program` if it is on `PATH`; otherwise fails under
+/// `CI=true`, or prints why the calling test is skipped and returns `None`.
 pub fn stock_client(program: &str) -> Option<PathBuf> {
     let found = std::env::var_os("PATH").and_then(|path| {
         std::env::split_paths(&path)
@@ -122,6 +139,11 @@ pub fn stock_client(program: &str) -> Option<PathBuf> {
             .find(|p| p.is_file())
     });
     if found.is_none() {
+        // CI installs every client (.ci/run): missing there is a failure.
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "`{program}` is not installed, and CI=true requires it (see .ci/run)"
+        );
         println!("skipped: `{program}` is not installed (apt-get install curl redis-tools wrk)");
     }
     found
