@@ -4,9 +4,6 @@ use std::fmt;
 use std::io::{self, Read, Write};
 use std::time::Instant;
 
-use mio::event::Source;
-use mio::{Interest, Registry, Token};
-
 use crate::Connection;
 
 /// The default [high-water mark](Buffered::high_water_mark): 1 MiB.
@@ -239,29 +236,7 @@ impl<S: Write> Write for Buffered<S> {
     }
 }
 
-impl<S: Source> Source for Buffered<S> {
-    fn register(
-        &mut self,
-        registry: &Registry,
-        token: Token,
-        interests: Interest,
-    ) -> io::Result<()> {
-        self.stream.register(registry, token, interests)
-    }
-
-    fn reregister(
-        &mut self,
-        registry: &Registry,
-        token: Token,
-        interests: Interest,
-    ) -> io::Result<()> {
-        self.stream.reregister(registry, token, interests)
-    }
-
-    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
-        self.stream.deregister(registry)
-    }
-}
+delegate_source!([S] Buffered<S> => stream);
 
 /// Closing sends the queue first, then finishes closing the inner stream;
 /// deadlines are the inner stream's.

@@ -5,9 +5,6 @@ use std::fmt;
 use std::io::{self, Read, Write};
 use std::time::Instant;
 
-use mio::event::Source;
-use mio::{Interest, Registry, Token};
-
 use crate::buffered::DEFAULT_HIGH_WATER_MARK;
 use crate::{Buffered, Connection, ShutdownWrite};
 
@@ -594,29 +591,7 @@ impl<S, P> fmt::Debug for Driver<S, P> {
     }
 }
 
-impl<S: Source, P> Source for Driver<S, P> {
-    fn register(
-        &mut self,
-        registry: &Registry,
-        token: Token,
-        interests: Interest,
-    ) -> io::Result<()> {
-        self.io.register(registry, token, interests)
-    }
-
-    fn reregister(
-        &mut self,
-        registry: &Registry,
-        token: Token,
-        interests: Interest,
-    ) -> io::Result<()> {
-        self.io.reregister(registry, token, interests)
-    }
-
-    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
-        self.io.deregister(registry)
-    }
-}
+delegate_source!([S, P] Driver<S, P> => io);
 
 #[cfg(test)]
 mod tests;

@@ -170,6 +170,8 @@
 #![deny(missing_docs, missing_debug_implementations)]
 #![doc(test(attr(deny(warnings))))]
 
+#[macro_use]
+mod delegate;
 mod buffered;
 mod builder;
 mod connection;

@@ -262,20 +262,6 @@ impl ProtocolState for Timed {
     }
 }
 
-impl Source for Script {
-    fn register(&mut self, _: &Registry, _: Token, _: Interest) -> io::Result<()> {
-        Ok(())
-    }
-    fn reregister(&mut self, _: &Registry, _: Token, _: Interest) -> io::Result<()> {
-        Ok(())
-    }
-    fn deregister(&mut self, _: &Registry) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Connection for Script {}
-
 #[test]
 fn the_protocol_sets_the_deadline_and_its_reply_goes_out_before_the_close() {
     let at = Instant::now() + std::time::Duration::from_secs(10);
