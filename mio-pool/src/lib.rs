@@ -156,6 +156,13 @@
 //! * [`PoolHandle::terminate`] stops every worker promptly (they are woken,
 //!   not polled on a timer); [`PoolHandle::finish`] refuses new clients at
 //!   once and returns when the open connections have closed.
+//! * On a [`Buffered`] or a [`Driver`], nothing written is lost: what the
+//!   socket does not take is queued and sent in order, also after the
+//!   handler closes the connection (the pool sends it through
+//!   [`Connection::poll_close`] before closing). A client that does not
+//!   read its replies is not read from either once more than the
+//!   high-water mark (1 MiB by default) is queued for it. Neither holds a
+//!   heap buffer while idle.
 //!
 //! # Not guaranteed
 //!
@@ -163,6 +170,9 @@
 //!   worker keeps what it has while it keeps up, because waking another
 //!   thread costs more than most handlers.
 //! * Per-worker state after a handler panic is whatever the handler left.
+//! * A [`Buffered`] handler that writes without reading can queue without
+//!   bound; the high-water mark only stops reading. A [`Driver`] protocol
+//!   bounds its output by checking the backlog before each request.
 //! * A handler that blocks holds its worker (and, for up to the poller's
 //!   hand-off delay of about a millisecond, events that the worker would have
 //!   picked up next). Do not block in handlers.
