@@ -10,7 +10,11 @@
 //!   `http` server's routes.
 //! * [`limits`]: `--idle-timeout`, `--max-connections`, `--header-timeout`
 //!   and why their defaults.
-//! * [`server`]: running a protocol on a pool until SIGINT/SIGTERM.
+//! * [`listen`]: the listening socket: bound, or inherited from systemd,
+//!   `--listen-fd` or a restarting predecessor; TCP or Unix-domain.
+//! * [`restart`]: restarts on SIGHUP that drop nothing, and the pid file.
+//! * [`server`]: running a protocol on a pool until SIGINT/SIGTERM, or until
+//!   a successor takes over.
 //! * [`resp`]: the Redis protocol (RESP2): command parsing and reply encoding.
 //! * [`kv`]: the `kv` server's store (sharded locks, expiry) and commands.
 //!
@@ -25,5 +29,7 @@ pub mod echo;
 pub mod http;
 pub mod kv;
 pub mod limits;
+pub mod listen;
 pub mod resp;
+pub mod restart;
 pub mod server;

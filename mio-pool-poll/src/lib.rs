@@ -165,3 +165,8 @@ pub use event::{Event, Events, Iter};
 pub use handoff::HANDOFF;
 pub use mio::{Interest, Token};
 pub use poll::{Poll, PollStats};
+
+/// The README's example, run as a doctest so that it cannot drift.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctest;

@@ -207,3 +207,8 @@ pub use listener::Listener;
 /// crate.
 pub use mio_pool_poll as poll;
 pub use shutdown::ShutdownWrite;
+
+/// The README's example, run as a doctest so that it cannot drift.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctest;

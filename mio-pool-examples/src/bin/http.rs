@@ -8,6 +8,7 @@
 
 use mio_pool::StatsHandle;
 use mio_pool_examples::http::HeadDeadline;
+use mio_pool_examples::server::Draining;
 use mio_pool_examples::{cli, http, server};
 
 fn main() -> std::process::ExitCode {
@@ -18,16 +19,17 @@ fn main() -> std::process::ExitCode {
     );
     cli::init_logging();
     let header_timeout = opts.limits.header_timeout;
-    server::exit_code(server::run(
+    let result = server::run(
         "http",
         &opts,
-        |stats| stats,
-        move |conn, stats: &mut StatsHandle| {
+        |stats, draining| (stats, draining),
+        move |conn, (stats, draining): &mut (StatsHandle, Draining)| {
             let result = conn.drive(|_: &mut HeadDeadline, input, out| {
-                http::serve(input, out, || stats.snapshot())
+                http::serve_draining(input, out, || stats.snapshot(), draining.get())
             });
             HeadDeadline::update(conn, header_timeout);
             result
         },
-    ))
+    );
+    server::exit_code("http", result)
 }

@@ -43,7 +43,7 @@ mod server;
 pub use deadline::HeadDeadline;
 pub use request::{parse, Body, Parsed, Request, RequestError, MAX_BODY, MAX_HEAD, MAX_HEADERS};
 pub use response::{http_date, Persistence, Response, Status};
-pub use server::{serve, stats_json, HELLO};
+pub use server::{serve, serve_draining, stats_json, HELLO};
 
 #[cfg(test)]
 mod tests;

@@ -36,6 +36,30 @@ pub fn stats_json(s: &PoolStats) -> String {
 /// HTTP/1.0 without keep-alive, or an error status), and returns
 /// [`Step::close`] then. Trailing incomplete input is left unconsumed.
 pub fn serve(input: &[u8], out: &mut Vec<u8>, stats: impl Fn() -> PoolStats) -> Step {
+    serve_draining(input, out, stats, false)
+}
+
+/// [`serve`], except that when `draining` (the server is shutting down or
+/// handing over to a successor) the next response carries
+/// `Connection: close` and closes the connection, so that a keep-alive
+/// client reconnects (to the successor) instead of being cut off later.
+///
+/// ```
+/// use mio_pool_examples::http::serve_draining;
+/// let mut out = Vec::new();
+/// let req = b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n";
+/// let step = serve_draining(req, &mut out, Default::default, true);
+/// assert!(step.close);
+/// let text = String::from_utf8(out).unwrap();
+/// assert_eq!(text.matches("HTTP/1.1 200").count(), 1, "one answer, then close");
+/// assert!(text.contains("Connection: close\r\n"));
+/// ```
+pub fn serve_draining(
+    input: &[u8],
+    out: &mut Vec<u8>,
+    stats: impl Fn() -> PoolStats,
+    draining: bool,
+) -> Step {
     // One Date value per batch of pipelined responses, made only if needed.
     let mut date: Option<String> = None;
     let now = || http_date(SystemTime::now());
@@ -54,7 +78,13 @@ pub fn serve(input: &[u8], out: &mut Vec<u8>, stats: impl Fn() -> PoolStats) -> 
             }
         };
         used += len;
-        if !respond(&request, out, date.get_or_insert_with(now), &stats) {
+        if !respond(
+            &request,
+            out,
+            date.get_or_insert_with(now),
+            &stats,
+            draining,
+        ) {
             return Step::close(used);
         }
     }
@@ -67,6 +97,7 @@ fn respond(
     out: &mut Vec<u8>,
     date: &str,
     stats: &impl Fn() -> PoolStats,
+    draining: bool,
 ) -> bool {
     let get_or_head = matches!(req.method, "GET" | "HEAD");
     let json;
@@ -86,11 +117,12 @@ fn respond(
         _ => Response::text(Status::NotFound, "Not Found\n"),
     };
     r.head_only = req.method == "HEAD";
-    r.persistence = match (req.keep_alive, req.minor_version) {
+    let keep_alive = req.keep_alive && !draining;
+    r.persistence = match (keep_alive, req.minor_version) {
         (false, _) => Persistence::Close,
         (true, 0) => Persistence::KeepAlive,
         (true, _) => Persistence::Default,
     };
     r.write_to(out, date);
-    req.keep_alive
+    keep_alive
 }
