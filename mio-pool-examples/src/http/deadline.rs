@@ -53,3 +53,77 @@ impl ProtocolState for HeadDeadline {
         self.deadline = None;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mio_pool::{Connection, Step};
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
+
+    /// A driver on one end of a socket pair, a blocking client on the other.
+    fn pair() -> (Driver<mio::net::UnixStream, HeadDeadline>, UnixStream) {
+        let (server, client) = UnixStream::pair().unwrap();
+        server.set_nonblocking(true).unwrap();
+        (Driver::new(mio::net::UnixStream::from_std(server)), client)
+    }
+
+    /// Answers `x\n` requests with `ok\n`, leaving a partial one.
+    fn lines(_: &mut HeadDeadline, input: &[u8], out: &mut Vec<u8>) -> Step {
+        let mut used = 0;
+        while let Some(i) = input[used..].iter().position(|&b| b == b'\n') {
+            used += i + 1;
+            out.extend_from_slice(b"ok\n");
+        }
+        Step::keep(used)
+    }
+
+    #[test]
+    fn the_deadline_runs_from_a_request_start_until_it_is_whole() {
+        let (mut conn, mut client) = pair();
+        let timeout = Some(Duration::from_secs(10));
+
+        client.write_all(b"par").unwrap();
+        let before = Instant::now();
+        assert!(conn.drive(lines).is_err());
+        HeadDeadline::update(&mut conn, timeout);
+        let started = conn.state().deadline().expect("a request has started");
+        assert!(started >= before + Duration::from_secs(10));
+
+        // More bytes of the same request do not move it.
+        client.write_all(b"tial").unwrap();
+        assert!(conn.drive(lines).is_err());
+        HeadDeadline::update(&mut conn, timeout);
+        assert_eq!(conn.state().deadline(), Some(started));
+
+        // Whole: no deadline between requests.
+        client.write_all(b"\n").unwrap();
+        assert!(conn.drive(lines).is_err());
+        HeadDeadline::update(&mut conn, timeout);
+        assert_eq!(conn.state().deadline(), None);
+
+        // Off: never one.
+        client.write_all(b"next").unwrap();
+        assert!(conn.drive(lines).is_err());
+        HeadDeadline::update(&mut conn, None);
+        assert_eq!(Connection::deadline(&conn), None);
+    }
+
+    #[test]
+    fn a_passed_deadline_answers_408_and_closes() {
+        let (mut conn, mut client) = pair();
+        client.write_all(b"GET / HT").unwrap();
+        assert!(conn.drive(lines).is_err());
+        conn.on_deadline();
+        // Sent, write side shut down, lingering until the client closes.
+        client.shutdown(std::net::Shutdown::Write).unwrap();
+        conn.poll_close().unwrap();
+        let mut reply = String::new();
+        client.read_to_string(&mut reply).unwrap();
+        assert!(
+            reply.starts_with("HTTP/1.1 408 Request Timeout\r\n"),
+            "{reply}"
+        );
+        assert!(reply.contains("\r\nConnection: close\r\n"), "{reply}");
+    }
+}
