@@ -551,19 +551,19 @@ where
         let mut scratch = SCRATCH
             .take()
             .unwrap_or_else(|| vec![0; READ_CHUNK].into_boxed_slice());
-        // No protocol call happens in a closing state.
-        let result = self.run(
-            &mut |_: &mut P, _: &[u8], _: &mut Vec<u8>| Step::close(0),
-            &mut scratch,
-        );
-        SCRATCH.set(Some(scratch));
-        match result {
-            Ok(true) => self.io.get_mut().poll_close(),
-            // Lingering ends within MAX_LINGER, far less than a call's
-            // reads, so `Ok(false)` does not happen; treat it as not done.
-            Ok(false) => Err(would_block()),
-            Err(e) => Err(e),
+        // No protocol call happens in a closing state. A call ends with
+        // `Ok(false)` only after reads that each discarded input, which
+        // MAX_LINGER bounds: go on until done or an event is due.
+        let mut result = Ok(false);
+        while let Ok(false) = result {
+            result = self.run(
+                &mut |_: &mut P, _: &[u8], _: &mut Vec<u8>| Step::close(0),
+                &mut scratch,
+            );
         }
+        SCRATCH.set(Some(scratch));
+        result?;
+        self.io.get_mut().poll_close()
     }
 
     fn deadline(&self) -> Option<Instant> {

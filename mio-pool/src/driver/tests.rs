@@ -313,3 +313,17 @@ fn a_connection_is_no_larger_than_the_examples_conn_was() {
     assert!(std::mem::size_of::<Driver<S>>() <= stream + 72);
     assert!(std::mem::size_of::<Buffered<S>>() <= stream + 40);
 }
+
+#[test]
+fn poll_close_lingers_through_many_small_reads_in_one_call() {
+    // More reads than one drive makes: poll_close must not return
+    // WouldBlock while input keeps arriving (no event would follow).
+    let mut reads: Vec<Option<&[u8]>> = vec![Some(b"x"); 2 * MAX_READS_PER_CALL];
+    reads.insert(0, Some(b"a\n"));
+    let mut c = script(&reads, 100);
+    assert!(is_would_block(c.drive(lines)));
+    // The handler closes; the peer sends on, one byte at a time, then ends.
+    c.poll_close().unwrap();
+    assert_eq!(c.get_ref().written, b"a!\n");
+    assert!(c.get_ref().reads.is_empty());
+}
