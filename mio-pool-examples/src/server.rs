@@ -8,9 +8,10 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use mio_pool::{Driver, PoolBuilder, ProtocolState, StatsHandle};
+use mio_pool::{Driver, Listener, PoolBuilder, ProtocolState, StatsHandle};
 
 use crate::cli::{announce, workers_phrase, Options, ShutdownSignals};
+use crate::limits::Limits;
 use crate::listen::{ServerListener, ServerStream};
 use crate::restart::{self, ReadyChannel, Successor};
 
@@ -104,6 +105,7 @@ where
         .with_adapter(Driver::new)
         .set_thread_name_prefix(&format!("{name}-"))
         .set_yield_after(opts.yield_after);
+    let builder = apply_limits(builder, &opts.limits);
     let state = make_state(builder.stats_handle(), draining.clone());
     let pool = builder
         .with_state(state)
@@ -159,6 +161,20 @@ where
     }
     log::info!("{name}: stopped");
     Ok(())
+}
+
+/// Applies `--idle-timeout` and `--max-connections` to the pool.
+fn apply_limits<L: Listener, C, S, R>(
+    mut builder: PoolBuilder<L, C, S, R>,
+    limits: &Limits,
+) -> PoolBuilder<L, C, S, R> {
+    if let Some(idle) = limits.idle_timeout {
+        builder = builder.set_idle_timeout(idle);
+    }
+    if let Some(cap) = limits.max_connections {
+        builder = builder.set_max_connections(cap);
+    }
+    builder
 }
 
 /// Runs a binary's `main`: [`run`]'s error, if any, is printed to standard
