@@ -15,6 +15,8 @@
 //! * [`restart`]: restarts on SIGHUP that drop nothing, and the pid file.
 //! * [`server`]: running a protocol on a pool until SIGINT/SIGTERM, or until
 //!   a successor takes over.
+//! * [`stream`]: the connection's stream, plain TCP or TLS (`--tls-cert`,
+//!   `--tls-key`), and loading the TLS certificate and key.
 //! * [`resp`]: the Redis protocol (RESP2): command parsing and reply encoding.
 //! * [`kv`]: the `kv` server's store (sharded locks, expiry) and commands.
 //!
@@ -33,3 +35,4 @@ pub mod listen;
 pub mod resp;
 pub mod restart;
 pub mod server;
+pub mod stream;

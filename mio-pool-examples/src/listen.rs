@@ -345,11 +345,8 @@ impl Write for ServerStream {
     }
 }
 
-/// The pool's default hooks: the driver wrapped around it does the closing.
-impl mio_pool::Connection for ServerStream {}
-
 impl ShutdownWrite for ServerStream {
-    fn shutdown_write(&self) -> io::Result<()> {
+    fn shutdown_write(&mut self) -> io::Result<()> {
         match self {
             ServerStream::Tcp(s) => s.shutdown_write(),
             ServerStream::Unix(s) => s.shutdown_write(),

@@ -148,7 +148,8 @@ impl<S> Buffered<S> {
 }
 
 impl<S: Write> Buffered<S> {
-    /// Sends queued output until all of it is sent (`Ok(true)`) or the
+    /// Sends queued output until all of it is sent, including what the
+    /// stream itself holds (its `flush` succeeded: `Ok(true)`), or the
     /// socket would block (`Ok(false)`: a writable event will follow).
     /// Errors other than `WouldBlock` are returned. An emptied queue frees
     /// its buffer.
@@ -188,7 +189,18 @@ impl<S: Write> Buffered<S> {
         } else {
             self.queue.clear();
         }
-        Ok(true)
+        // A stream with output of its own (TLS: ciphertext the socket did
+        // not take) says WouldBlock until it is sent: then the socket
+        // refused a write, and a writable event follows. TCP's flush does
+        // nothing.
+        loop {
+            match self.stream.flush() {
+                Ok(()) => return Ok(true),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) => return Err(e),
+            }
+        }
     }
 }
 
@@ -229,7 +241,7 @@ impl<S: Write> Write for Buffered<S> {
     /// the socket cannot take it all now (the rest stays queued).
     fn flush(&mut self) -> io::Result<()> {
         if self.send_queued()? {
-            self.stream.flush()
+            Ok(())
         } else {
             Err(io::ErrorKind::WouldBlock.into())
         }

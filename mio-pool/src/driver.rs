@@ -406,7 +406,7 @@ impl<S: Read + Write + ShutdownWrite, P> Driver<S, P> {
                 State::PeerDone | State::Closing if !all_sent => return Err(would_block()),
                 State::PeerDone => return Ok(true),
                 State::Closing => {
-                    if let Err(e) = self.io.get_ref().shutdown_write() {
+                    if let Err(e) = self.io.get_mut().shutdown_write() {
                         log::debug!("shutdown: {e}");
                         return Ok(true);
                     }
@@ -445,11 +445,12 @@ impl<S: Read + Write + ShutdownWrite, P> Driver<S, P> {
                 Some(&scratch[..n])
             };
             self.call(protocol, fresh);
-            if self.state == State::Open && drained {
+            if self.state == State::Open && drained && !self.io.get_ref().end_pending() {
                 // A short read drained the socket and nothing is paused:
                 // the next bytes raise a new edge, so skip the read that
                 // would only say WouldBlock (the pool calls once more if
-                // the peer hung up meanwhile).
+                // the peer hung up meanwhile). Not if the stream already
+                // saw the end (TLS): no event would announce it.
                 self.io.send()?;
                 return Err(would_block());
             }
@@ -533,8 +534,8 @@ fn is_peer_gone(e: &io::Error) -> bool {
 }
 
 /// Closing goes through the driver's own close (send, shut down the write
-/// side, linger), then the inner stream's; the deadline is the protocol
-/// state's while the connection is open.
+/// side, linger), then the inner stream's; the deadline is the earlier of
+/// the protocol state's (while the connection is open) and the stream's.
 impl<S, P> Connection for Driver<S, P>
 where
     S: Connection + Read + Write + ShutdownWrite,
@@ -566,16 +567,32 @@ where
         self.io.get_mut().poll_close()
     }
 
+    /// The earlier of the protocol state's deadline (while the connection
+    /// is open) and the stream's own (a TLS handshake's).
     fn deadline(&self) -> Option<Instant> {
-        match self.state {
+        let own = match self.state {
             State::Open | State::Paused => self.proto.deadline(),
             _ => None,
+        };
+        match (own, self.io.get_ref().deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 
+    /// Whichever deadline passed gets its say (the protocol appends a
+    /// last reply, the stream does what it does), then the driver closes.
     fn on_deadline(&mut self) {
-        if matches!(self.state, State::Open | State::Paused) {
+        let now = Instant::now();
+        if self.io.get_ref().deadline().is_some_and(|d| d <= now) {
+            self.io.get_mut().on_deadline();
+        }
+        if matches!(self.state, State::Open | State::Paused)
+            && self.proto.deadline().is_some_and(|d| d <= now)
+        {
             self.proto.on_deadline(self.io.queue_mut());
+        }
+        if matches!(self.state, State::Open | State::Paused) {
             self.state = State::Closing;
         }
     }

@@ -112,6 +112,16 @@
 //! [deadline](ProtocolState::deadline). The example servers of the
 //! `mio-pool-examples` crate are built on it.
 //!
+//! # TLS
+//!
+//! With the cargo feature `tls`, [`tls::TlsAcceptor`] makes each accepted
+//! connection a [`tls::TlsStream`] on rustls (`.with_adapter(move |tcp|
+//! acceptor.accept(tcp))`): the handshake runs inside the handler's reads,
+//! driven by readiness, and the handler reads and writes plaintext under the
+//! same contract as on TCP. The [`tls`] module docs have a complete example
+//! and what it guarantees (writes are not lost, `close_notify` on close, bad
+//! input closes only its own connection, a handshake deadline).
+//!
 //! # How it works
 //!
 //! Every worker thread loops on one shared [`poll::Poll`]: it waits for
@@ -324,6 +334,9 @@ mod listener;
 mod script;
 mod shutdown;
 mod stats;
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+pub mod tls;
 mod worker;
 
 pub use buffered::{Buffered, DEFAULT_HIGH_WATER_MARK};

@@ -15,6 +15,11 @@ pub(crate) struct Script {
     pub(crate) written: Vec<u8>,
     pub(crate) write_room: usize,
     pub(crate) shut: Cell<bool>,
+    /// Output of the stream's own (a TLS session's ciphertext) that `flush`
+    /// has not sent yet.
+    pub(crate) holding: bool,
+    /// The end of stream arrived with the last data (TLS close_notify).
+    pub(crate) ended: bool,
 }
 
 impl Script {
@@ -53,14 +58,21 @@ impl Write for Script {
     }
 
     fn flush(&mut self) -> io::Result<()> {
+        if self.holding {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
         Ok(())
     }
 }
 
 impl ShutdownWrite for Script {
-    fn shutdown_write(&self) -> io::Result<()> {
+    fn shutdown_write(&mut self) -> io::Result<()> {
         self.shut.set(true);
         Ok(())
+    }
+
+    fn end_pending(&self) -> bool {
+        self.ended
     }
 }
 

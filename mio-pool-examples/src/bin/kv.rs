@@ -8,6 +8,13 @@
 //!
 //! The data lives in memory only, like `redis-server` without persistence:
 //! a restart (SIGHUP included) empties it.
+//!
+//! Over TLS (see the README for making a test certificate):
+//!
+//! ```text
+//! cargo run --release -p mio-pool-examples --bin kv -- --tls-cert cert.pem --tls-key key.pem
+//! redis-cli -p 6380 --tls --cacert cert.pem PING
+//! ```
 
 use std::sync::Arc;
 
