@@ -114,6 +114,10 @@ mod tests {
         let (mut conn, mut client) = pair();
         client.write_all(b"GET / HT").unwrap();
         assert!(conn.drive(lines).is_err());
+        // A zero timeout: passed as soon as it is set; the pool then calls
+        // on_deadline.
+        HeadDeadline::update(&mut conn, Some(Duration::ZERO));
+        assert!(Connection::deadline(&conn).is_some_and(|d| d <= Instant::now()));
         conn.on_deadline();
         // Sent, write side shut down, lingering until the client closes.
         client.shutdown(std::net::Shutdown::Write).unwrap();
