@@ -523,8 +523,9 @@ fn would_block() -> io::Error {
     io::ErrorKind::WouldBlock.into()
 }
 
-/// Errors that mean the client went away: not a fault of the handler.
-fn is_peer_gone(e: &io::Error) -> bool {
+/// Errors that mean the client went away: not a fault of the handler (nor,
+/// in a write, of ours).
+pub(crate) fn is_peer_gone(e: &io::Error) -> bool {
     matches!(
         e.kind(),
         io::ErrorKind::ConnectionReset
