@@ -253,7 +253,7 @@ where
             // Its deadlines run from now.
             let now = Instant::now();
             if self.timers.idle_ticks().is_some() {
-                guard.timer.last_active = self.timers.tick_of(now);
+                guard.set_stamp(self.timers.tick_of(now));
             }
             self.check_deadline(token, &mut guard, now);
         }

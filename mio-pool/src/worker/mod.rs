@@ -6,7 +6,7 @@
 //! | `accept.rs`     | accepting: the `Acceptor` (pauses, the connection cap) and admitting connections |
 //! | `slot.rs`       | what the pool keeps per connection, and its `Life` |
 //! | `serve.rs`      | serving: the handler contract, re-arming, closing, the one retire path |
-//! | `timers.rs`     | the timer wheel and the per-connection `Timer` |
+//! | `timers.rs`     | the timer wheel, and the narrow ticks a slot keeps |
 //! | `deadline.rs`   | enforcing deadlines: after the handler, and sweeping the wheel |
 //! | `lifecycle.rs`  | the pool's `Phase`, `Alive`, finishing and terminating |
 //! | `guard.rs`      | the panic guards around user code                          |
