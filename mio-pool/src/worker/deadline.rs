@@ -59,7 +59,10 @@ where
     /// back), or its idle deadline, whichever comes first.
     fn due_open(&self, slot: &Slot<C>, own: Option<Instant>, now: u64) -> Option<u64> {
         let own = own.map(|d| self.timers.tick_after(d).min(now + FAR));
-        let idle = self.timers.idle_ticks().map(|idle| slot.stamp(now) + idle + 1);
+        let idle = self
+            .timers
+            .idle_ticks()
+            .map(|idle| slot.stamp(now) + idle + 1);
         match (own, idle) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
