@@ -269,6 +269,7 @@ mod conns;
 mod handle;
 mod listener;
 mod stats;
+mod sync;
 #[cfg(feature = "tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub mod tls;

@@ -4,6 +4,7 @@
 //! |-----------------|-------------------------------------------------------------|
 //! | `mod.rs`        | the shared `Pool` and the loop every worker runs (`Pool::work`) |
 //! | `accept.rs`     | accepting: the `Acceptor` (pauses, the connection cap) and admitting connections |
+//! | `cap.rs`        | the cap's lock-free handshake between accepting and closing (loom-checked) |
 //! | `slot.rs`       | what the pool keeps per connection, and its `Life` |
 //! | `serve.rs`      | serving: the handler contract, re-arming, closing, the one retire path |
 //! | `timers.rs`     | the timer wheel, and the narrow ticks a slot keeps |
@@ -12,6 +13,7 @@
 //! | `guard.rs`      | the panic guards around user code                          |
 
 mod accept;
+mod cap;
 mod deadline;
 mod guard;
 mod lifecycle;
