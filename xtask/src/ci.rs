@@ -9,7 +9,7 @@ struct Step {
 }
 
 /// What `.ci/run` runs after installing the stock clients, in its order.
-const STEPS: [Step; 7] = [
+const STEPS: [Step; 8] = [
     Step {
         args: &["fmt", "--all", "--check"],
         env: &[],
