@@ -117,7 +117,24 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    let m = command(name, about, default_addr).get_matches_from(args);
+    options(&command(name, about, default_addr).get_matches_from(args))
+}
+
+/// [`parse`] with `after_help` printed after the options by `--help`.
+pub fn parse_with_help(
+    name: &'static str,
+    about: &'static str,
+    after_help: &'static str,
+    default_addr: &'static str,
+) -> Options {
+    options(
+        &command(name, about, default_addr)
+            .after_help(after_help)
+            .get_matches(),
+    )
+}
+
+fn options(m: &clap::ArgMatches) -> Options {
     let addr = *m.get_one::<SocketAddr>("addr").expect("addr has a default");
     let workers = m
         .get_one::<NonZeroUsize>("workers")
@@ -134,8 +151,8 @@ where
         workers,
         grace: Duration::from_secs(grace),
         yield_after,
-        deploy: Deploy::from_matches(&m),
-        tls: TlsOptions::from_matches(&m),
+        deploy: Deploy::from_matches(m),
+        tls: TlsOptions::from_matches(m),
     }
 }
 

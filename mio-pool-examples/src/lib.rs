@@ -17,14 +17,15 @@
 //!   a successor takes over.
 //! * [`stream`]: the connection's stream, plain TCP or TLS (`--tls-cert`,
 //!   `--tls-key`), and loading the TLS certificate and key.
-//! * [`resp`]: the Redis protocol (RESP2): command parsing and reply encoding.
-//! * [`kv`]: the `kv` server's store (sharded locks, expiry) and commands.
+//! * [`resp`]: the Redis protocol: command parsing, RESP2 and RESP3 replies.
+//! * [`kv`]: the `kv` server, a Redis-compatible cache: store, sessions, commands.
 //!
 //! Every protocol function has the same shape, `fn(input, output) -> Step`:
 //! it answers every complete request at the front of `input`, appends the
 //! replies to `output`, and says how much input it consumed and whether to
-//! close. It keeps no state between calls, which is what makes requests
-//! split over many reads, and many requests in one read, simple to handle.
+//! close. State that must outlive one call lives in the connection's
+//! protocol state (the `P` of [`conn::Conn`]): `kv`'s [`kv::Session`] holds
+//! the protocol version, client name, `MULTI` queue and watched keys.
 
 pub mod cli;
 pub mod conn;

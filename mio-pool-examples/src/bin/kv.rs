@@ -1,9 +1,9 @@
-//! `kv`: an in-memory key-value server speaking the Redis protocol (RESP2).
+//! `kv`: a Redis-compatible in-memory cache on mio-pool (RESP2 and RESP3).
 //!
 //! ```text
 //! cargo run --release -p mio-pool-examples --bin kv
 //! redis-cli -p 6380 SET greeting hello
-//! redis-benchmark -p 6380 -t set,get,incr -q
+//! redis-benchmark -p 6380 -q
 //! ```
 //!
 //! The data lives in memory only, like `redis-server` without persistence:
@@ -18,24 +18,31 @@
 
 use std::sync::Arc;
 
-use mio_pool_examples::kv::{self, Store};
+use mio_pool_examples::kv::{self, Server, Session};
+use mio_pool_examples::server::ServerConn;
 use mio_pool_examples::{cli, server};
 
+/// `--help`'s description: what is supported and what is not.
+const ABOUT: &str = "Redis-compatible in-memory cache on mio-pool: redis-cli, redis-benchmark, \
+                     redis-py and node-redis work against it with their default settings. The data \
+                     is kept in memory only (like redis-server without persistence): a restart, \
+                     SIGHUP's included, empties it.";
+
 fn main() -> std::process::ExitCode {
-    let opts = cli::parse(
-        "kv",
-        "Key-value server on mio-pool speaking the Redis protocol: redis-cli and redis-benchmark work against it. \
-         The data is kept in memory only (like redis-server without persistence): a restart, SIGHUP's included, empties it.",
-        "127.0.0.1:6380",
-    );
+    let opts = cli::parse_with_help("kv", ABOUT, kv::SUPPORTED, "127.0.0.1:6380");
     cli::init_logging();
-    let store = Arc::new(Store::new());
     let result = server::run(
         "kv",
         &opts,
-        |_stats, _draining| store,
-        |conn, store: &mut Arc<Store>| {
-            conn.drive(|_: &mut (), input, out| kv::serve(store, input, out))
+        |stats, _draining| {
+            let server = Arc::new(Server::new(opts.addr.port()).with_stats(stats));
+            if let Err(e) = kv::expiry::spawn(&server) {
+                log::error!("no active expiry: {e}");
+            }
+            server
+        },
+        |conn: &mut ServerConn<Session>, server: &mut Arc<Server>| {
+            conn.drive(|session, input, out| session.serve(server, input, out))
         },
     );
     server::exit_code("kv", result)

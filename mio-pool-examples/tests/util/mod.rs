@@ -5,6 +5,9 @@
 // Each test file uses a different part of this module.
 #![allow(dead_code)]
 
+pub mod redis_server;
+pub mod resp;
+
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
