@@ -333,24 +333,41 @@ fn tls_echo(c: &mut TlsStream<mio::net::TcpStream>) -> io::Result<bool> {
     Ok(false)
 }
 
-#[test]
-fn a_pool_serves_tls_clients_while_a_bad_one_is_closed() {
-    let (server, client) = configs();
-    let acceptor = TlsAcceptor::new(server).unwrap();
+/// A pool of two workers serving TLS with `handler`, and its address.
+fn tls_pool(
+    acceptor: TlsAcceptor,
+    handler: fn(&mut TlsStream<mio::net::TcpStream>) -> io::Result<bool>,
+) -> (std::net::SocketAddr, mio_pool::PoolHandle<()>) {
     let listener = mio::net::TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let addr = listener.local_addr().unwrap();
     let pool = mio_pool::PoolBuilder::from(listener)
         .unwrap()
         .with_adapter(move |tcp| acceptor.accept(tcp))
-        .run_stateless(2, tls_echo);
+        .run_stateless(2, handler);
+    (addr, pool)
+}
+
+/// A rustls client connected to `addr`.
+fn tls_client(
+    config: Arc<ClientConfig>,
+    addr: std::net::SocketAddr,
+) -> rustls::StreamOwned<ClientConnection, std::net::TcpStream> {
+    let name = ServerName::try_from("localhost").unwrap();
+    let conn = ClientConnection::new(config, name).unwrap();
+    rustls::StreamOwned::new(conn, util::client(addr))
+}
+
+#[test]
+fn a_pool_serves_tls_clients_while_a_bad_one_is_closed() {
+    let (server, client) = configs();
+    let acceptor = TlsAcceptor::new(server).unwrap();
+    let (addr, pool) = tls_pool(acceptor, tls_echo);
 
     let clients: Vec<_> = (0..8u8)
         .map(|i| {
             let config = client.clone();
             std::thread::spawn(move || {
-                let name = ServerName::try_from("localhost").unwrap();
-                let conn = ClientConnection::new(config, name).unwrap();
-                let mut tls = rustls::StreamOwned::new(conn, util::client(addr));
+                let mut tls = tls_client(config, addr);
                 for round in 0..50u8 {
                     let msg = vec![i ^ round; 1000];
                     tls.write_all(&msg).unwrap();
@@ -397,17 +414,10 @@ fn reply_then_close(c: &mut TlsStream<mio::net::TcpStream>) -> io::Result<bool> 
 fn a_handler_that_closes_after_its_reply_sends_the_reply_and_close_notify() {
     let (server, client) = configs();
     let acceptor = TlsAcceptor::new(server).unwrap();
-    let listener = mio::net::TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
-    let addr = listener.local_addr().unwrap();
-    let pool = mio_pool::PoolBuilder::from(listener)
-        .unwrap()
-        .with_adapter(move |tcp| acceptor.accept(tcp))
-        .run_stateless(2, reply_then_close);
+    let (addr, pool) = tls_pool(acceptor, reply_then_close);
 
     for i in 0..4u8 {
-        let name = ServerName::try_from("localhost").unwrap();
-        let conn = ClientConnection::new(client.clone(), name).unwrap();
-        let mut tls = rustls::StreamOwned::new(conn, util::client(addr));
+        let mut tls = tls_client(client.clone(), addr);
         let msg = [b'a' + i; 100];
         tls.write_all(&msg).unwrap();
         // rustls reads `Ok(0)` only after a close_notify; a socket that
@@ -436,12 +446,7 @@ fn a_client_that_never_finishes_its_handshake_is_closed_at_the_deadline() {
     let acceptor = TlsAcceptor::new(server)
         .unwrap()
         .set_handshake_timeout(Some(timeout));
-    let listener = mio::net::TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
-    let addr = listener.local_addr().unwrap();
-    let pool = mio_pool::PoolBuilder::from(listener)
-        .unwrap()
-        .with_adapter(move |tcp| acceptor.accept(tcp))
-        .run_stateless(2, tls_echo);
+    let (addr, pool) = tls_pool(acceptor, tls_echo);
 
     // One client that stops after the first bytes of a ClientHello (a
     // record header promising more), one that sends nothing at all.
@@ -450,9 +455,7 @@ fn a_client_that_never_finishes_its_handshake_is_closed_at_the_deadline() {
     partial.write_all(&[22, 3, 1, 0, 200, 1]).unwrap();
     let mut silent = util::client(addr);
     // And a client that completes its handshake: it has no deadline.
-    let name = ServerName::try_from("localhost").unwrap();
-    let conn = ClientConnection::new(client, name).unwrap();
-    let mut good = rustls::StreamOwned::new(conn, util::client(addr));
+    let mut good = tls_client(client, addr);
     good.write_all(b"first").unwrap();
     let mut back = [0u8; 5];
     good.read_exact(&mut back).unwrap();
