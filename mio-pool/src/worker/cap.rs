@@ -16,7 +16,9 @@
 //! and it checks first; `open` read while connections close can only look
 //! too high) and *a stopped acceptor is resumed once `open < max`* (the
 //! fences order the two sides, so at least one sees the other's write;
-//! the swap makes exactly one resume).
+//! the swap makes one closer resume per stop). loom checks both with one
+//! closer; with two it reports a lost resume not yet understood (see
+//! `loom_models.rs`).
 
 use crate::sync::atomic::{fence, AtomicBool, Ordering};
 
@@ -57,7 +59,9 @@ impl Cap {
     }
 
     /// A connection closed and was counted (so `open` is already lower):
-    /// whether the caller must resume accepting (true for one caller).
+    /// whether the caller must resume accepting (true for one caller per
+    /// stop; possibly for an acceptor that went on by itself, which then
+    /// finds the cap again or nobody waiting).
     pub(crate) fn closed(&self, open: impl Fn() -> u64) -> bool {
         if self.max == u64::MAX {
             return false;
