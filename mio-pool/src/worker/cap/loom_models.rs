@@ -86,8 +86,10 @@ fn loom_cap_one_closer_never_loses_the_resume() {
 /// Open finding: loom reports an execution where the acceptor stops with
 /// room (accepted 3, closed 2, cap 2) and neither closer resumes it. Not
 /// yet classified as a real lost resume or an artefact of loom's model of
-/// `SeqCst` fences after a `Release` read-modify-write; until it is, this
-/// model stays out of CI (run it with `--ignored`).
+/// `SeqCst` fences (by the C++ fence-fence rule the later closer must see
+/// `capped`; the same report comes with a `SeqCst` increment of `closed`,
+/// and with relaxed `capped` accesses between the fences). Until it is,
+/// this model stays out of CI (run it with `--ignored`).
 #[test]
 #[ignore = "open finding: see the comment above"]
 fn loom_cap_two_closers_never_lose_the_resume_and_open_stays_under_the_cap() {
