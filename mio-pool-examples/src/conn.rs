@@ -26,10 +26,21 @@
 //! Readiness is edge-triggered, so `drive` returns `Err(WouldBlock)` only when
 //! a read or a write *itself* returned `WouldBlock`: a later readable or
 //! writable event is then guaranteed, and the next call picks up where this
-//! one stopped. In particular, when queued output exceeds
-//! [`MAX_OUTPUT_BACKLOG`] the connection stops reading (back-pressure on a
-//! client that sends without reading replies) and waits for a writable event,
-//! after which it flushes and resumes reading.
+//! one stopped. In particular, when queued output reaches the connection's
+//! [output limit](Conn::output_limit) the connection stops reading
+//! (back-pressure on a client that sends without reading replies) and waits
+//! for a writable event, after which it flushes and resumes reading.
+//!
+//! # Pausing on output
+//!
+//! A protocol checks `output.len() >= limit` before it answers each request
+//! and, when over, returns with the rest of the input unconsumed. The
+//! driver then flushes; if the flush brought the backlog under the limit,
+//! it calls the protocol again *without reading* (the leftover may hold
+//! complete requests the protocol paused on); if the write blocked, it
+//! returns `Err(WouldBlock)` and a writable event follows. So execution
+//! pauses per request, not per read, and a client that sends without
+//! reading costs at most about one read of input plus the output limit.
 //!
 //! # Closing
 //!
@@ -66,8 +77,9 @@ thread_local! {
         std::cell::RefCell::new(vec![0; READ_CHUNK].into_boxed_slice());
 }
 
-/// Queued output above which the connection stops reading new requests until
-/// the peer has taken some of its replies.
+/// The default [output limit](Conn::output_limit): queued output at which
+/// the connection stops reading new requests until the peer has taken some
+/// of its replies.
 pub const MAX_OUTPUT_BACKLOG: usize = 1024 * 1024;
 
 /// How many reads one call of [`Conn::drive`] makes before it yields with
@@ -167,6 +179,8 @@ pub struct Conn<S, P = ()> {
     output: Vec<u8>,
     /// Bytes at the front of `output` that were already sent.
     sent: usize,
+    /// See [`Conn::output_limit`].
+    output_limit: usize,
     state: State,
 }
 
@@ -186,8 +200,21 @@ impl<S, P> Conn<S, P> {
             input: Vec::new(),
             output: Vec::new(),
             sent: 0,
+            output_limit: MAX_OUTPUT_BACKLOG,
             state: State::Open,
         }
+    }
+
+    /// Unsent output at which the connection stops reading and the protocol
+    /// is expected to stop answering; see [Pausing on
+    /// output](self#pausing-on-output). Default: [`MAX_OUTPUT_BACKLOG`].
+    pub fn output_limit(&self) -> usize {
+        self.output_limit
+    }
+
+    /// Sets the [output limit](Conn::output_limit); at least 1.
+    pub fn set_output_limit(&mut self, limit: usize) {
+        self.output_limit = limit.max(1);
     }
 
     /// The wrapped stream.
@@ -256,6 +283,11 @@ impl<S: Read + Write + ShutdownWrite, P> Conn<S, P> {
     where
         F: FnMut(&mut P, &[u8], &mut Vec<u8>) -> Step,
     {
+        // The protocol paused on output with input left: call it again
+        // without reading once the backlog is under the limit.
+        let mut paused = false;
+        // The last read was short: the socket is drained.
+        let mut drained = false;
         for _ in 0..MAX_READS_PER_CALL {
             let all_sent = self.flush()?;
             match self.state {
@@ -282,16 +314,19 @@ impl<S: Read + Write + ShutdownWrite, P> Conn<S, P> {
                     continue;
                 }
             }
-            if !all_sent && self.pending_output().len() >= MAX_OUTPUT_BACKLOG {
+            if !all_sent && self.pending_output().len() >= self.output_limit {
                 // The write returned WouldBlock: a writable event will come.
                 return Err(would_block());
             }
-            let n = self.fill()?;
-            if n == 0 {
-                // The peer will send nothing more. Everything complete was
-                // already answered after the previous reads.
-                self.state = State::PeerDone;
-                continue;
+            if !paused {
+                let n = self.fill()?;
+                if n == 0 {
+                    // The peer will send nothing more. Everything complete
+                    // was already answered after the previous reads.
+                    self.state = State::PeerDone;
+                    continue;
+                }
+                drained = n < READ_CHUNK;
             }
             if self.sent > 0 {
                 // The protocol sees only what is still to send.
@@ -304,7 +339,10 @@ impl<S: Read + Write + ShutdownWrite, P> Conn<S, P> {
             if step.close {
                 self.state = State::Closing;
                 self.input.clear();
-            } else if n < READ_CHUNK {
+                continue;
+            }
+            paused = !self.input.is_empty() && self.pending_output().len() >= self.output_limit;
+            if !paused && drained {
                 // A short read drained the socket: the next bytes raise a new
                 // edge, so skip the read that would only say WouldBlock (the
                 // pool calls once more if the peer hung up meanwhile).
@@ -619,6 +657,53 @@ mod tests {
             c.get_ref().written.len(),
             (READ_CHUNK + 1) * 4 * MAX_READS_PER_CALL
         );
+    }
+
+    /// [`lines`], answering a line only while the backlog is under `limit`.
+    fn lines_paused(limit: usize) -> impl FnMut(&mut (), &[u8], &mut Vec<u8>) -> Step {
+        move |_, input, out| {
+            let mut used = 0;
+            while out.len() < limit {
+                let Some(i) = input[used..].iter().position(|&b| b == b'\n') else {
+                    break;
+                };
+                out.extend_from_slice(&input[used..used + i]);
+                out.extend_from_slice(b"!\n");
+                used += i + 1;
+            }
+            Step::keep(used)
+        }
+    }
+
+    #[test]
+    fn a_protocol_paused_on_output_is_called_again_without_reading() {
+        // Ten requests in one short read; the protocol answers one at a
+        // time because each answer fills the backlog.
+        let mut c = script(&[Some(b"0\n1\n2\n3\n4\n5\n6\n7\n8\n9\n"), None], 1 << 20);
+        c.set_output_limit(2);
+        let r = c.drive(lines_paused(2));
+        assert_eq!(r.unwrap_err().kind(), io::ErrorKind::WouldBlock);
+        assert_eq!(c.get_ref().written, b"0!\n1!\n2!\n3!\n4!\n5!\n6!\n7!\n8!\n9!\n");
+        assert_eq!(c.get_ref().reads.len(), 1, "read after the short read");
+    }
+
+    #[test]
+    fn a_protocol_paused_on_blocked_output_neither_reads_nor_spins() {
+        let mut c = script(&[Some(b"a\nb\nc\n"), Some(b"d\n"), None], 3);
+        c.set_output_limit(3);
+        let r = c.drive(lines_paused(3));
+        assert_eq!(r.unwrap_err().kind(), io::ErrorKind::WouldBlock);
+        // "a!\n" went out, "b!\n" is queued, "c\n" waits unread by the
+        // protocol, and the socket was not read again.
+        assert_eq!(c.get_ref().written, b"a!\n");
+        assert_eq!(c.pending_output(), b"b!\n");
+        assert_eq!(c.pending_input(), b"c\n");
+        assert_eq!(c.get_ref().reads.len(), 2);
+        // The peer reads: the rest is answered, in order.
+        c.get_mut().write_room = 100;
+        let r = c.drive(lines_paused(3));
+        assert_eq!(r.unwrap_err().kind(), io::ErrorKind::WouldBlock);
+        assert_eq!(c.get_ref().written, b"a!\nb!\nc!\nd!\n");
     }
 
     #[test]
