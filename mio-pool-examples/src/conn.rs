@@ -683,7 +683,10 @@ mod tests {
         c.set_output_limit(2);
         let r = c.drive(lines_paused(2));
         assert_eq!(r.unwrap_err().kind(), io::ErrorKind::WouldBlock);
-        assert_eq!(c.get_ref().written, b"0!\n1!\n2!\n3!\n4!\n5!\n6!\n7!\n8!\n9!\n");
+        assert_eq!(
+            c.get_ref().written,
+            b"0!\n1!\n2!\n3!\n4!\n5!\n6!\n7!\n8!\n9!\n"
+        );
         assert_eq!(c.get_ref().reads.len(), 1, "read after the short read");
     }
 

@@ -24,7 +24,8 @@ fn main() -> std::process::ExitCode {
         &opts,
         |_stats| store,
         |conn, store: &mut Arc<Store>| {
-            conn.drive(|_: &mut (), input, out| kv::serve(store, input, out))
+            let limit = conn.output_limit();
+            conn.drive(|parser, input, out| kv::serve(store, parser, input, out, limit))
         },
     ))
 }

@@ -5,7 +5,13 @@ use super::*;
 /// Runs inline commands (one per line) and returns the replies.
 fn run(store: &Store, input: &str) -> String {
     let mut out = Vec::new();
-    let step = serve(store, input.as_bytes(), &mut out);
+    let step = serve(
+        store,
+        &mut Parser::new(),
+        input.as_bytes(),
+        &mut out,
+        usize::MAX,
+    );
     assert_eq!(step.consumed, input.len(), "unconsumed input");
     String::from_utf8(out).unwrap()
 }
@@ -132,7 +138,7 @@ fn quit_replies_then_closes_and_ignores_the_rest() {
     let s = Store::new();
     let mut out = Vec::new();
     let input = b"PING\r\nQUIT\r\nSET late 1\r\n";
-    let step = serve(&s, input, &mut out);
+    let step = serve(&s, &mut Parser::new(), input, &mut out, usize::MAX);
     assert_eq!(step, Step::close(12));
     assert_eq!(out, b"+PONG\r\n+OK\r\n");
     assert_eq!(s.dbsize(), 0);
@@ -147,9 +153,10 @@ fn pipelined_and_split_input() {
     // Feed it in 7-byte pieces, as a slow network would.
     let mut buf = Vec::new();
     let mut out = Vec::new();
+    let mut parser = Parser::new();
     for piece in input.chunks(7) {
         buf.extend_from_slice(piece);
-        let step = serve(&s, &buf, &mut out);
+        let step = serve(&s, &mut parser, &buf, &mut out, usize::MAX);
         buf.drain(..step.consumed);
     }
     assert!(buf.is_empty());
@@ -161,7 +168,13 @@ fn pipelined_and_split_input() {
 fn a_protocol_error_replies_and_closes() {
     let s = Store::new();
     let mut out = Vec::new();
-    let step = serve(&s, b"PING\r\n*1\r\n$x\r\nPING\r\n", &mut out);
+    let step = serve(
+        &s,
+        &mut Parser::new(),
+        b"PING\r\n*1\r\n$x\r\nPING\r\n",
+        &mut out,
+        usize::MAX,
+    );
     assert!(step.close);
     assert_eq!(
         out,
@@ -197,7 +210,13 @@ fn random_splits_give_the_same_replies_as_one_read() {
             input.extend_from_slice(commands[below(commands.len())]);
         }
         let mut whole = Vec::new();
-        let step = serve(&Store::new(), &input, &mut whole);
+        let step = serve(
+            &Store::new(),
+            &mut Parser::new(),
+            &input,
+            &mut whole,
+            usize::MAX,
+        );
         assert_eq!(
             step,
             Step::keep(input.len()),
@@ -208,11 +227,12 @@ fn random_splits_give_the_same_replies_as_one_read() {
 
         let store = Store::new();
         let (mut buf, mut pieces, mut pos) = (Vec::new(), Vec::new(), 0);
+        let mut parser = Parser::new();
         while pos < input.len() {
             let n = 1 + below(16);
             buf.extend_from_slice(&input[pos..(pos + n).min(input.len())]);
             pos += n;
-            let step = serve(&store, &buf, &mut pieces);
+            let step = serve(&store, &mut parser, &buf, &mut pieces, usize::MAX);
             buf.drain(..step.consumed);
         }
         assert!(buf.is_empty());
@@ -236,7 +256,45 @@ fn random_garbage_never_panics() {
             .map(|_| alphabet[below(alphabet.len())])
             .collect();
         let mut out = Vec::new();
-        let step = serve(&store, &input, &mut out);
+        let step = serve(&store, &mut Parser::new(), &input, &mut out, usize::MAX);
         assert!(step.consumed <= input.len());
     }
+}
+
+#[test]
+fn replies_past_the_output_limit_pause_execution_per_command() {
+    let s = Store::new();
+    let big = "x".repeat(1000);
+    run(&s, &format!("SET big {big}\r\n"));
+    let input = b"GET big\r\nGET big\r\nGET big\r\nINCR n\r\n";
+    let mut parser = Parser::new();
+    let mut out = Vec::new();
+    let step = serve(&s, &mut parser, input, &mut out, 1500);
+    // The second reply crossed the limit: the rest waits, unexecuted.
+    assert_eq!(step, Step::keep(18));
+    assert_eq!(out.len(), 2 * (1000 + 9));
+    out.clear();
+    let step = serve(&s, &mut parser, &input[18..], &mut out, 1500);
+    assert_eq!(step, Step::keep(input.len() - 18));
+    assert!(out.ends_with(b":1\r\n"));
+}
+
+#[test]
+fn a_command_over_the_request_limit_gets_an_error_and_closes() {
+    let s = Store::new();
+    let mut parser = Parser::new();
+    parser.set_max_request(64);
+    let mut out = Vec::new();
+    let step = serve(
+        &s,
+        &mut parser,
+        b"PING\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$100\r\n",
+        &mut out,
+        usize::MAX,
+    );
+    assert!(step.close);
+    assert_eq!(
+        out,
+        b"+PONG\r\n-ERR Protocol error: request larger than 64 bytes\r\n"
+    );
 }
