@@ -21,7 +21,11 @@ fn main() -> std::process::ExitCode {
         &opts,
         |stats| stats,
         |conn, stats: &mut StatsHandle| {
-            conn.drive(|_: &mut (), input, out| http::serve(input, out, || stats.snapshot()))
+            let limits = http::Limits::default();
+            conn.set_output_limit(limits.max_output);
+            conn.drive(|session, input, out| {
+                http::serve(session, &limits, input, out, || stats.snapshot())
+            })
         },
     ))
 }

@@ -21,11 +21,12 @@
 //!
 //! ```
 //! use mio_pool::PoolStats;
-//! use mio_pool_examples::http;
+//! use mio_pool_examples::http::{self, Limits, Session};
 //!
+//! let mut session = Session::new();
 //! let mut out = Vec::new();
 //! let input = b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n\r\nGET";
-//! let step = http::serve(input, &mut out, PoolStats::default);
+//! let step = http::serve(&mut session, &Limits::default(), input, &mut out, PoolStats::default);
 //! // Two requests answered; the partial third is left for the next read.
 //! assert_eq!(step.consumed, input.len() - 3);
 //! assert!(!step.close);
@@ -34,13 +35,18 @@
 //! assert!(text.contains("HTTP/1.1 404 Not Found\r\n"));
 //! ```
 
+mod chunked;
 mod request;
 mod response;
 mod server;
 
-pub use request::{parse, Body, Parsed, Request, RequestError, MAX_BODY, MAX_HEAD, MAX_HEADERS};
+pub use chunked::{ChunkDecoder, Decoded, MAX_CHUNK_LINE};
+pub use request::{
+    parse, parse_head, Body, Framing, Head, Parsed, Request, RequestError, MAX_BODY, MAX_HEAD,
+    MAX_HEADERS,
+};
 pub use response::{http_date, Persistence, Response, Status};
-pub use server::{serve, stats_json, HELLO};
+pub use server::{serve, stats_json, Limits, Session, DEFAULT_OUTPUT_LIMIT, HELLO};
 
 #[cfg(test)]
 mod tests;

@@ -20,12 +20,18 @@ fn responses(text: &str) -> Vec<&str> {
 
 fn serve_str(input: &[u8]) -> (Step, String) {
     let mut out = Vec::new();
-    let step = serve(input, &mut out, || PoolStats {
-        accepted: 3,
-        open: 1,
-        closed: 2,
-        ..PoolStats::default()
-    });
+    let step = serve(
+        &mut Session::new(),
+        &Limits::default(),
+        input,
+        &mut out,
+        || PoolStats {
+            accepted: 3,
+            open: 1,
+            closed: 2,
+            ..PoolStats::default()
+        },
+    );
     (step, String::from_utf8(out).unwrap())
 }
 
@@ -164,9 +170,16 @@ fn pipelined_requests_are_answered_in_order() {
 fn a_request_fed_byte_by_byte_is_answered_once() {
     let mut buf = Vec::new();
     let mut out = Vec::new();
+    let mut session = Session::new();
     for &b in GET {
         buf.push(b);
-        let step = serve(&buf, &mut out, PoolStats::default);
+        let step = serve(
+            &mut session,
+            &Limits::default(),
+            &buf,
+            &mut out,
+            PoolStats::default,
+        );
         assert!(!step.close);
         buf.drain(..step.consumed);
     }
@@ -232,11 +245,18 @@ fn without_dates(text: &str) -> String {
 /// connection would; returns the output and whether it closed.
 fn serve_in_pieces(input: &[u8], rng: &mut XorShift) -> (String, bool) {
     let (mut buf, mut out, mut pos) = (Vec::new(), Vec::new(), 0);
+    let mut session = Session::new();
     while pos < input.len() {
         let n = 1 + rng.below(40);
         buf.extend_from_slice(&input[pos..(pos + n).min(input.len())]);
         pos += n;
-        let step = serve(&buf, &mut out, PoolStats::default);
+        let step = serve(
+            &mut session,
+            &Limits::default(),
+            &buf,
+            &mut out,
+            PoolStats::default,
+        );
         assert!(step.consumed <= buf.len());
         buf.drain(..step.consumed);
         if step.close {
@@ -271,7 +291,13 @@ fn random_splits_of_random_pipelines_give_the_same_answers() {
         }
         input.extend_from_slice(enders[rng.below(enders.len())]);
         let mut whole = Vec::new();
-        let step = serve(&input, &mut whole, PoolStats::default);
+        let step = serve(
+            &mut Session::new(),
+            &Limits::default(),
+            &input,
+            &mut whole,
+            PoolStats::default,
+        );
         let whole = String::from_utf8(whole).unwrap();
         let (pieces, closed) = serve_in_pieces(&input, &mut rng);
         assert_eq!(without_dates(&whole), without_dates(&pieces), "{input:?}");
@@ -289,7 +315,13 @@ fn random_garbage_never_panics_nor_keeps_more_than_a_head() {
             .map(|_| alphabet[rng.below(alphabet.len())])
             .collect();
         let mut out = Vec::new();
-        let step = serve(&input, &mut out, PoolStats::default);
+        let step = serve(
+            &mut Session::new(),
+            &Limits::default(),
+            &input,
+            &mut out,
+            PoolStats::default,
+        );
         assert!(step.consumed <= input.len());
         // Whatever is left over is a possible request prefix, bounded by
         // the head limit.
