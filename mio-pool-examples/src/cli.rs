@@ -26,6 +26,12 @@ pub struct Options {
     pub yield_after: Option<Duration>,
 }
 
+/// The most worker threads `--workers` accepts. The pool's workers are
+/// busy only while handlers run, so more threads than a few per CPU only add
+/// context switches; far more than this exhausts the process's threads or
+/// memory (each thread has its own stack) and used to abort the process.
+pub const MAX_WORKERS: usize = 1024;
+
 /// The default of `--grace-secs`.
 pub const DEFAULT_GRACE_SECS: u64 = 3;
 
@@ -46,8 +52,8 @@ pub fn command(name: &'static str, about: &'static str, default_addr: &'static s
             Arg::new("workers")
                 .long("workers")
                 .value_name("N")
-                .help("Worker threads [default: the number of CPUs]")
-                .value_parser(clap::value_parser!(NonZeroUsize)),
+                .help("Worker threads, 1 to 1024 [default: the number of CPUs]")
+                .value_parser(workers),
         )
         .arg(
             Arg::new("grace-secs")
@@ -69,6 +75,18 @@ pub fn command(name: &'static str, about: &'static str, default_addr: &'static s
                 .default_value("1000")
                 .value_parser(yield_after),
         )
+}
+
+fn workers(s: &str) -> Result<NonZeroUsize, String> {
+    let n: NonZeroUsize = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of threads from 1 to {MAX_WORKERS}"))?;
+    if n.get() > MAX_WORKERS {
+        return Err(format!(
+            "{n} is too many worker threads: at most {MAX_WORKERS} (a few per CPU is plenty)"
+        ));
+    }
+    Ok(n)
 }
 
 fn yield_after(s: &str) -> Result<Option<Duration>, String> {
@@ -213,6 +231,12 @@ mod tests {
         assert!(cmd()
             .try_get_matches_from([NAME, "--addr", "nope"])
             .is_err());
+        let too_many = cmd()
+            .try_get_matches_from([NAME, "--workers", "100000"])
+            .unwrap_err()
+            .to_string();
+        assert!(too_many.contains("at most 1024"), "{too_many}");
+        assert_eq!(opts(&["--workers", "1024"]).workers.get(), MAX_WORKERS);
         assert!(cmd()
             .try_get_matches_from([NAME, "--yield-after-us", "soon"])
             .is_err());
