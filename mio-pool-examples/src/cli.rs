@@ -117,7 +117,12 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    let m = command(name, about, default_addr).get_matches_from(args);
+    options(&command(name, about, default_addr).get_matches_from(args))
+}
+
+/// The [`Options`] in matches of [`command`] (or of a command extended with
+/// a binary's own arguments).
+pub fn options(m: &clap::ArgMatches) -> Options {
     let addr = *m.get_one::<SocketAddr>("addr").expect("addr has a default");
     let workers = m
         .get_one::<NonZeroUsize>("workers")

@@ -10,20 +10,24 @@
 //!   drained, parse, queue replies, flush, keep unsent output.
 //! * [`http`]: HTTP/1.1 request parsing (on `httparse`), responses, and the
 //!   `http` server's routes.
+//! * [`limits`]: the per-connection bounds as command-line options.
 //! * [`server`]: running a protocol on a pool until SIGINT/SIGTERM.
 //! * [`resp`]: the Redis protocol (RESP2): command parsing and reply encoding.
 //! * [`kv`]: the `kv` server's store (sharded locks, expiry) and commands.
 //!
-//! Every protocol function has the same shape, `fn(input, output) -> Step`:
-//! it answers every complete request at the front of `input`, appends the
-//! replies to `output`, and says how much input it consumed and whether to
-//! close. It keeps no state between calls, which is what makes requests
-//! split over many reads, and many requests in one read, simple to handle.
+//! Every protocol function has the same shape, `fn(state, input, output) ->
+//! Step`: it answers every complete request at the front of `input`, appends
+//! the replies to `output`, and says how much input it consumed and whether
+//! to close. What it must remember between reads (a parser's place in a
+//! request that has not all arrived) lives in the connection's protocol
+//! `state`, so that a request split over many reads costs what it costs in
+//! one.
 
 pub mod cli;
 pub mod conn;
 pub mod echo;
 pub mod http;
 pub mod kv;
+pub mod limits;
 pub mod resp;
 pub mod server;

@@ -1,27 +1,32 @@
-//! `http`: an HTTP/1.1 server answering `GET /` and `GET /stats`.
+//! `http`: an HTTP/1.1 server answering `GET /` and `GET /stats`, and
+//! echoing bodies sent to `/`.
 //!
 //! ```text
 //! cargo run --release -p mio-pool-examples --bin http
 //! curl http://127.0.0.1:8080/
 //! curl http://127.0.0.1:8080/stats
+//! curl --data-binary @file http://127.0.0.1:8080/
 //! ```
 
 use mio_pool::StatsHandle;
-use mio_pool_examples::{cli, http, server};
+use mio_pool_examples::{cli, http, limits, server};
 
 fn main() -> std::process::ExitCode {
-    let opts = cli::parse(
+    let m = limits::http_args(cli::command(
         "http",
-        "HTTP/1.1 server on mio-pool: GET / says hello, GET /stats shows the pool's counters.",
+        "HTTP/1.1 server on mio-pool: GET / says hello, a body sent to / comes back, \
+         GET /stats shows the pool's counters.",
         "127.0.0.1:8080",
-    );
+    ))
+    .get_matches();
+    let opts = cli::options(&m);
+    let limits = limits::http_limits(&m);
     cli::init_logging();
     server::exit_code(server::run(
         "http",
         &opts,
         |stats| stats,
-        |conn, stats: &mut StatsHandle| {
-            let limits = http::Limits::default();
+        move |conn, stats: &mut StatsHandle| {
             conn.set_output_limit(limits.max_output);
             conn.drive(|session, input, out| {
                 http::serve(session, &limits, input, out, || stats.snapshot())

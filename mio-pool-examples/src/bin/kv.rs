@@ -9,23 +9,29 @@
 use std::sync::Arc;
 
 use mio_pool_examples::kv::{self, Store};
-use mio_pool_examples::{cli, server};
+use mio_pool_examples::{cli, limits, resp, server};
 
 fn main() -> std::process::ExitCode {
-    let opts = cli::parse(
+    let m = limits::kv_args(cli::command(
         "kv",
         "Key-value server on mio-pool speaking the Redis protocol: redis-cli and redis-benchmark work against it.",
         "127.0.0.1:6380",
-    );
+    ))
+    .get_matches();
+    let opts = cli::options(&m);
+    let limits = limits::kv_limits(&m);
     cli::init_logging();
     let store = Arc::new(Store::new());
     server::exit_code(server::run(
         "kv",
         &opts,
         |_stats| store,
-        |conn, store: &mut Arc<Store>| {
-            let limit = conn.output_limit();
-            conn.drive(|parser, input, out| kv::serve(store, parser, input, out, limit))
+        move |conn, store: &mut Arc<Store>| {
+            conn.set_output_limit(limits.max_output);
+            conn.drive(|parser: &mut resp::Parser, input, out| {
+                parser.set_max_request(limits.max_request);
+                kv::serve(store, parser, input, out, limits.max_output)
+            })
         },
     ))
 }
