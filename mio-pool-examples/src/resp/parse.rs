@@ -181,7 +181,12 @@ impl Parser {
         self.seen = input.len();
         let result = match input.first() {
             None => Ok(None),
-            Some(b'*') => self.multibulk(input),
+            Some(b'*') => match self.multibulk(input) {
+                // Whatever the lines announced, never hold more than the
+                // limit of an unfinished command.
+                Ok(None) if input.len() > self.max_request => Err(self.too_large()),
+                other => other,
+            },
             Some(_) => self.inline(input),
         };
         match result {
