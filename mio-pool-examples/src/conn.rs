@@ -181,6 +181,12 @@ pub struct Conn<S, P = ()> {
     sent: usize,
     /// See [`Conn::output_limit`].
     output_limit: usize,
+    /// The protocol returned with input unconsumed and output at the
+    /// limit: once the output is under the limit it is called again
+    /// without a read, in this call of `drive` or a later one (the
+    /// leftover may hold complete requests, and no readable event may
+    /// ever come for bytes already read).
+    paused: bool,
     state: State,
 }
 
@@ -201,6 +207,7 @@ impl<S, P> Conn<S, P> {
             output: Vec::new(),
             sent: 0,
             output_limit: MAX_OUTPUT_BACKLOG,
+            paused: false,
             state: State::Open,
         }
     }
@@ -283,9 +290,6 @@ impl<S: Read + Write + ShutdownWrite, P> Conn<S, P> {
     where
         F: FnMut(&mut P, &[u8], &mut Vec<u8>) -> Step,
     {
-        // The protocol paused on output with input left: call it again
-        // without reading once the backlog is under the limit.
-        let mut paused = false;
         // The last read was short: the socket is drained.
         let mut drained = false;
         for _ in 0..MAX_READS_PER_CALL {
@@ -318,7 +322,7 @@ impl<S: Read + Write + ShutdownWrite, P> Conn<S, P> {
                 // The write returned WouldBlock: a writable event will come.
                 return Err(would_block());
             }
-            if !paused {
+            if !self.paused {
                 let n = self.fill()?;
                 if n == 0 {
                     // The peer will send nothing more. Everything complete
@@ -341,8 +345,9 @@ impl<S: Read + Write + ShutdownWrite, P> Conn<S, P> {
                 self.input.clear();
                 continue;
             }
-            paused = !self.input.is_empty() && self.pending_output().len() >= self.output_limit;
-            if !paused && drained {
+            self.paused =
+                !self.input.is_empty() && self.pending_output().len() >= self.output_limit;
+            if !self.paused && drained {
                 // A short read drained the socket: the next bytes raise a new
                 // edge, so skip the read that would only say WouldBlock (the
                 // pool calls once more if the peer hung up meanwhile).
@@ -707,6 +712,23 @@ mod tests {
         let r = c.drive(lines_paused(3));
         assert_eq!(r.unwrap_err().kind(), io::ErrorKind::WouldBlock);
         assert_eq!(c.get_ref().written, b"a!\nb!\nc!\nd!\n");
+    }
+
+    #[test]
+    fn a_pause_outlives_the_call_that_blocked() {
+        // All input arrives at once; the output blocks while the protocol
+        // is paused; the peer then reads but sends nothing more.
+        let mut c = script(&[Some(b"a\nb\nc\n"), None, None], 0);
+        c.set_output_limit(3);
+        let r = c.drive(lines_paused(3));
+        assert_eq!(r.unwrap_err().kind(), io::ErrorKind::WouldBlock);
+        assert_eq!(c.pending_input(), b"b\nc\n");
+        // The writable event: the leftover is answered though no read
+        // returns anything.
+        c.get_mut().write_room = 100;
+        let r = c.drive(lines_paused(3));
+        assert_eq!(r.unwrap_err().kind(), io::ErrorKind::WouldBlock);
+        assert_eq!(c.get_ref().written, b"a!\nb!\nc!\n");
     }
 
     #[test]

@@ -4,17 +4,23 @@
 //! | request        | response                                           |
 //! |----------------|----------------------------------------------------|
 //! | `GET /`        | `200`, `text/plain`, [`HELLO`]                     |
+//! | a body to `/`  | `200`, the body echoed as it arrives (chunked if it came chunked) |
 //! | `GET /stats`   | `200`, `application/json`, the pool's counters ([`stats_json`]) |
 //! | other method on those paths | `405` with `Allow: GET, HEAD`         |
 //! | any other path | `404`                                              |
 //! | malformed      | `400`, then close                                  |
 //! | head > 8 KiB   | `431`, then close                                  |
+//! | body > 1 MiB   | `413`, then close                                  |
 //!
 //! `HEAD` is answered like `GET` without the body. Connections are
 //! persistent for HTTP/1.1 unless the request says `Connection: close`, and
 //! for HTTP/1.0 only with `Connection: keep-alive`. Pipelined requests are
-//! answered in order. Bodies framed by `Content-Length` or chunked encoding
-//! are read and ignored.
+//! answered in order. Bodies (`Content-Length` or chunked) are consumed as
+//! they arrive and never held whole: echoed for `/`, discarded elsewhere
+//! (answered once the body has been read). `Expect: 100-continue` gets
+//! `100 Continue` when a body will be read. A [`Session`] keeps each
+//! connection's place between reads, so a request split over many reads
+//! costs what it costs in one. The limits are [`Limits`].
 //!
 //! [`serve`] has the shape that [`Conn::drive`](crate::conn::Conn::drive)
 //! expects:
