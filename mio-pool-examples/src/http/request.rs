@@ -16,30 +16,21 @@ pub const MAX_BODY: usize = 1024 * 1024;
 /// The most header fields a request may carry (then `431`).
 pub const MAX_HEADERS: usize = 64;
 
-/// A parsed request, borrowing from the read buffer.
+/// A parsed request, borrowing from the read buffer: its [`Head`] (whose
+/// fields it derefs to: `request.method`, `request.path()`) and its body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request<'a> {
-    /// The method, e.g. `GET`.
-    pub method: &'a str,
-    /// The request target as sent, e.g. `/stats?pretty`.
-    pub target: &'a str,
-    /// The minor version: `0` for HTTP/1.0, `1` for HTTP/1.1.
-    pub minor_version: u8,
-    /// Whether the connection stays open after the response: the HTTP/1.1
-    /// default unless `Connection: close`; for HTTP/1.0 only with
-    /// `Connection: keep-alive`.
-    pub keep_alive: bool,
+    /// The request line and what the fields say.
+    pub head: Head<'a>,
     /// The body.
     pub body: Body<'a>,
 }
 
-impl Request<'_> {
-    /// The target without its query string.
-    pub fn path(&self) -> &str {
-        match self.target.find('?') {
-            Some(i) => &self.target[..i],
-            None => self.target,
-        }
+impl<'a> std::ops::Deref for Request<'a> {
+    type Target = Head<'a>;
+
+    fn deref(&self) -> &Head<'a> {
+        &self.head
     }
 }
 
@@ -138,8 +129,9 @@ pub struct Head<'a> {
     pub target: &'a str,
     /// The minor version: `0` for HTTP/1.0, `1` for HTTP/1.1.
     pub minor_version: u8,
-    /// Whether the connection stays open after the response (see
-    /// [`Request::keep_alive`]).
+    /// Whether the connection stays open after the response: the HTTP/1.1
+    /// default unless `Connection: close`; for HTTP/1.0 only with
+    /// `Connection: keep-alive`.
     pub keep_alive: bool,
     /// How the body is delimited.
     pub framing: Framing,
@@ -285,13 +277,7 @@ pub fn parse(buf: &[u8]) -> Result<Parsed<'_>, RequestError> {
         }
     };
     Ok(Parsed::Complete {
-        request: Request {
-            method: head.method,
-            target: head.target,
-            minor_version: head.minor_version,
-            keep_alive: head.keep_alive,
-            body,
-        },
+        request: Request { head, body },
         len: head_len + body_len,
     })
 }

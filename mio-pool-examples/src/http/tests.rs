@@ -168,22 +168,8 @@ fn pipelined_requests_are_answered_in_order() {
 
 #[test]
 fn a_request_fed_byte_by_byte_is_answered_once() {
-    let mut buf = Vec::new();
-    let mut out = Vec::new();
-    let mut session = Session::new();
-    for &b in GET {
-        buf.push(b);
-        let step = serve(
-            &mut session,
-            &Limits::default(),
-            &buf,
-            &mut out,
-            PoolStats::default,
-        );
-        assert!(!step.close);
-        buf.drain(..step.consumed);
-    }
-    assert!(buf.is_empty());
+    let (out, closed, _) = trickle(GET, &Limits::default());
+    assert!(!closed);
     let text = String::from_utf8(out).unwrap();
     assert_eq!(responses(&text), ["200"]);
     assert!(text.contains("Content-Type: application/json\r\n"));
