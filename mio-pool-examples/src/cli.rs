@@ -5,6 +5,8 @@
 use std::io::{self, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::num::NonZeroUsize;
+use std::os::fd::RawFd;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Arg, Command};
@@ -24,6 +26,8 @@ pub struct Options {
     /// (`--yield-after-us N`, or `off`; default: the pool's, 1 ms). See
     /// `PoolBuilder::set_yield_after`.
     pub yield_after: Option<Duration>,
+    /// Where the listening socket comes from, the pid file, restarts.
+    pub deploy: Deploy,
 }
 
 /// The most worker threads `--workers` accepts. The pool's workers are
@@ -38,8 +42,9 @@ pub const DEFAULT_GRACE_SECS: u64 = 3;
 /// The clap command of a server called `name`, described by `about`,
 /// listening on `default_addr` unless told otherwise.
 pub fn command(name: &'static str, about: &'static str, default_addr: &'static str) -> Command {
-    Command::new(name)
+    let cmd = Command::new(name)
         .about(about)
+        .version(env!("CARGO_PKG_VERSION"))
         .arg(
             Arg::new("addr")
                 .long("addr")
@@ -74,7 +79,8 @@ pub fn command(name: &'static str, about: &'static str, default_addr: &'static s
                 )
                 .default_value("1000")
                 .value_parser(yield_after),
-        )
+        );
+    Deploy::args(cmd)
 }
 
 fn workers(s: &str) -> Result<NonZeroUsize, String> {
@@ -139,6 +145,7 @@ pub fn options(m: &clap::ArgMatches) -> Options {
         workers,
         grace: Duration::from_secs(grace),
         yield_after,
+        deploy: Deploy::from_matches(m),
     }
 }
 
@@ -147,35 +154,126 @@ pub fn parse(name: &'static str, about: &'static str, default_addr: &'static str
     parse_from(name, about, default_addr, std::env::args_os())
 }
 
+// --- running it for real: inherited listeners, restarts, SO_REUSEPORT ---
+
+/// The options about where the listening socket comes from and how the
+/// process is replaced; see [`crate::listen`] and [`crate::restart`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Deploy {
+    /// `--listen-fd N`: use the listening socket (TCP or Unix) open as fd N
+    /// instead of binding `--addr`.
+    pub listen_fd: Option<RawFd>,
+    /// `--ready-fd N` (set by a restarting predecessor): write one byte to
+    /// fd N once serving.
+    pub ready_fd: Option<RawFd>,
+    /// `--pid-file PATH`: write the process id there once serving; each
+    /// successor rewrites it.
+    pub pid_file: Option<PathBuf>,
+    /// `--reuse-port`: bind `--addr` with `SO_REUSEPORT`.
+    pub reuse_port: bool,
+}
+
+impl Deploy {
+    fn args(cmd: Command) -> Command {
+        cmd.arg(
+            Arg::new("listen-fd")
+                .long("listen-fd")
+                .value_name("N")
+                .help(
+                    "Serve the listening socket (TCP or Unix) open as file descriptor N \
+                     instead of binding --addr. Without it, a socket passed by systemd \
+                     (LISTEN_FDS, LISTEN_PID) is used if there is one",
+                )
+                .value_parser(clap::value_parser!(RawFd).range(3..)),
+        )
+        .arg(
+            Arg::new("ready-fd")
+                .long("ready-fd")
+                .value_name("N")
+                .hide(true)
+                .help("Write one byte to fd N once serving (set by a restarting predecessor)")
+                .value_parser(clap::value_parser!(RawFd).range(3..)),
+        )
+        .arg(
+            Arg::new("pid-file")
+                .long("pid-file")
+                .value_name("PATH")
+                .help("Write the process id to PATH once serving; a restart rewrites it")
+                .value_parser(clap::value_parser!(PathBuf)),
+        )
+        .arg(
+            Arg::new("reuse-port")
+                .long("reuse-port")
+                .action(clap::ArgAction::SetTrue)
+                .help(
+                    "Bind --addr with SO_REUSEPORT, so several processes share the port; \
+                     connections queued on one that stops are reset (restart with SIGHUP instead)",
+                ),
+        )
+        .after_help(
+            "On SIGHUP the server starts its successor (same executable path and arguments), \
+             hands it the listening socket, and once it is ready stops accepting, finishes \
+             open connections within --grace-secs and exits 0. If the successor fails to \
+             start, the server logs why and keeps serving.",
+        )
+    }
+
+    fn from_matches(m: &clap::ArgMatches) -> Deploy {
+        Deploy {
+            listen_fd: m.get_one::<RawFd>("listen-fd").copied(),
+            ready_fd: m.get_one::<RawFd>("ready-fd").copied(),
+            pid_file: m.get_one::<PathBuf>("pid-file").cloned(),
+            reuse_port: m.get_flag("reuse-port"),
+        }
+    }
+}
+
+/// "1 worker", "4 workers".
+///
+/// ```
+/// assert_eq!(mio_pool_examples::cli::workers_phrase(1), "1 worker");
+/// assert_eq!(mio_pool_examples::cli::workers_phrase(4), "4 workers");
+/// ```
+pub fn workers_phrase(n: usize) -> String {
+    if n == 1 {
+        "1 worker".to_string()
+    } else {
+        format!("{n} workers")
+    }
+}
+
+// --- end of the deploy options ---
+
 /// Sets up `env_logger`: the level comes from `RUST_LOG`, `info` by default.
 pub fn init_logging() {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
 }
 
 /// Prints `listening on ADDR` to standard output and flushes it, so that a
-/// parent process reading the line learns the real port.
-pub fn announce(addr: SocketAddr) -> io::Result<()> {
+/// parent process reading the line learns the real port. `ADDR` is
+/// `HOST:PORT`, or `unix:PATH` for a Unix-domain socket.
+pub fn announce(addr: impl std::fmt::Display) -> io::Result<()> {
     let mut out = io::stdout().lock();
     writeln!(out, "listening on {addr}")?;
     out.flush()
 }
 
-/// SIGINT and SIGTERM, caught from the moment this is created: the default
-/// action (dying with a non-zero status) no longer applies.
+/// SIGINT, SIGTERM and SIGHUP, caught from the moment this is created: the
+/// default action (dying with a non-zero status) no longer applies.
 #[derive(Debug)]
 pub struct ShutdownSignals(signal_hook::iterator::Signals);
 
 impl ShutdownSignals {
-    /// Starts catching SIGINT and SIGTERM. Create this before announcing the
-    /// address, so that a signal sent right after is handled.
+    /// Starts catching SIGINT, SIGTERM and SIGHUP. Create this before
+    /// announcing the address, so that a signal sent right after is handled.
     pub fn install() -> io::Result<ShutdownSignals> {
-        use signal_hook::consts::{SIGINT, SIGTERM};
-        signal_hook::iterator::Signals::new([SIGINT, SIGTERM]).map(ShutdownSignals)
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]).map(ShutdownSignals)
     }
 
     /// Blocks (without spinning) until one of the signals arrives; returns
-    /// its name.
-    pub fn wait(mut self) -> &'static str {
+    /// its name (`"SIGHUP"`, ...).
+    pub fn wait(&mut self) -> &'static str {
         loop {
             // `forever` yields nothing only if the handle is closed, which
             // nobody does; loop to be safe.
@@ -228,22 +326,50 @@ mod tests {
     }
 
     #[test]
+    fn deploy_options() {
+        assert_eq!(opts(&[]).deploy, Deploy::default());
+        let d = opts(&[
+            "--listen-fd",
+            "3",
+            "--ready-fd",
+            "4",
+            "--pid-file",
+            "/run/srv.pid",
+            "--reuse-port",
+        ])
+        .deploy;
+        assert_eq!(
+            d,
+            Deploy {
+                listen_fd: Some(3),
+                ready_fd: Some(4),
+                pid_file: Some("/run/srv.pid".into()),
+                reuse_port: true,
+            }
+        );
+    }
+
+    #[test]
     fn bad_values_are_refused() {
-        let cmd = || command(NAME, "test", "127.0.0.1:7000");
-        assert!(cmd()
-            .try_get_matches_from([NAME, "--workers", "0"])
-            .is_err());
-        assert!(cmd()
-            .try_get_matches_from([NAME, "--addr", "nope"])
-            .is_err());
-        let too_many = cmd()
+        let bad = [
+            ["--workers", "0"],
+            ["--workers", "100000"],
+            ["--addr", "nope"],
+            ["--yield-after-us", "soon"],
+            // The standard streams are never a listening socket.
+            ["--listen-fd", "2"],
+            ["--ready-fd", "x"],
+        ];
+        for [flag, value] in bad {
+            let r =
+                command(NAME, "test", "127.0.0.1:7000").try_get_matches_from([NAME, flag, value]);
+            assert!(r.is_err(), "{flag} {value} was accepted");
+        }
+        let too_many = command(NAME, "test", "127.0.0.1:7000")
             .try_get_matches_from([NAME, "--workers", "100000"])
             .unwrap_err()
             .to_string();
         assert!(too_many.contains("at most 1024"), "{too_many}");
         assert_eq!(opts(&["--workers", "1024"]).workers.get(), MAX_WORKERS);
-        assert!(cmd()
-            .try_get_matches_from([NAME, "--yield-after-us", "soon"])
-            .is_err());
     }
 }

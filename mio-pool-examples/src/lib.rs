@@ -11,7 +11,11 @@
 //! * [`http`]: HTTP/1.1 request parsing (on `httparse`), responses, and the
 //!   `http` server's routes.
 //! * [`limits`]: the per-connection bounds as command-line options.
-//! * [`server`]: running a protocol on a pool until SIGINT/SIGTERM.
+//! * [`listen`]: the listening socket: bound, or inherited from systemd,
+//!   `--listen-fd` or a restarting predecessor; TCP or Unix-domain.
+//! * [`restart`]: restarts on SIGHUP that drop nothing, and the pid file.
+//! * [`server`]: running a protocol on a pool until SIGINT/SIGTERM, or until
+//!   a successor takes over.
 //! * [`resp`]: the Redis protocol (RESP2): command parsing and reply encoding.
 //! * [`kv`]: the `kv` server's store (sharded locks, expiry) and commands.
 //!
@@ -29,5 +33,7 @@ pub mod echo;
 pub mod http;
 pub mod kv;
 pub mod limits;
+pub mod listen;
 pub mod resp;
+pub mod restart;
 pub mod server;

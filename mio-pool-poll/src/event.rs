@@ -244,6 +244,11 @@ impl Events {
         debug_assert!(self.room() > 0);
         self.inner.push(event);
     }
+
+    /// Takes the events out, oldest first, leaving the buffer empty.
+    pub(crate) fn drain(&mut self) -> std::vec::Drain<'_, Event> {
+        self.inner.drain(..)
+    }
 }
 
 impl fmt::Debug for Events {

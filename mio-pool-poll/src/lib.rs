@@ -82,12 +82,13 @@
 //!
 //! **Leader/followers.** One thread at a time, the *leader*, waits in the
 //! mio poll; the others, *followers*, wait on a condition variable. When the
-//! OS returns, the leader turns OS events into deliverable events, queues
-//! them, keeps as many as its [`Events`] holds and gives up the role. If
-//! events are left over it wakes *one* follower, which takes its share and
-//! wakes the next if still more are left. Wake-ups are what a shared poller
-//! costs (a futex wake and a context switch each), so they follow the work,
-//! not the number of threads.
+//! OS returns, the leader turns OS events into deliverable events, keeps as
+//! many as its [`Events`] holds (straight into it, without a trip through
+//! the shared queue), queues the rest and gives up the role. If events are
+//! left over it wakes *one* follower, which takes its share and wakes the
+//! next if still more are left. Wake-ups are what a shared poller costs (a
+//! futex wake and a context switch each), so they follow the work, not the
+//! number of threads. `src/handoff.rs` has the state table.
 //!
 //! **Hand-off.** A leader that returns with work does not promote a follower:
 //! usually it finishes its events and is back in `poll` before anyone would
@@ -107,7 +108,9 @@
 //! re-arming with pending readiness delivers it at once instead of arming.
 //! Both happen under the token's lock, so readiness is either seen at
 //! re-arm time or finds the token armed: no wake-up is lost. Re-arming with
-//! the same interest is a table update, not an `epoll_ctl`.
+//! the same interest is a table update, not an `epoll_ctl`; a change of
+//! interest disarms the token while the OS is told, so an edge the change
+//! itself raises is handed out once. `src/token_table.rs` has the table.
 //!
 //! **Stale events.** [`Poll::remove`] forgets a token; an OS event for a
 //! token that is not in the table is dropped. A token that is registered
@@ -125,11 +128,12 @@
 //! patient) are explored. The models check that each event is returned
 //! exactly once, that readiness kept while a token was disarmed reaches a
 //! thread already asleep, that a batch's surplus and the leader's role pass
-//! on, that a requeued event is returned once, and that `wake` returns
-//! every poller; a wake-up that no thread sends shows up as a deadlock.
-//! What they cannot see is time: that a follower on the timer gets a
-//! batch's surplus at once rather than within [`HANDOFF`] is measured, not
-//! modelled. Run them with
+//! on, that a requeued event and one queued while the leader reads are
+//! returned once, that an edge raised by a change of interest makes one
+//! holder, and that `wake` returns every poller; a wake-up that no thread
+//! sends shows up as a deadlock. What they cannot see is time: that
+//! a follower on the timer gets a batch's surplus at once rather than
+//! within [`HANDOFF`] is measured, not modelled. Run them with
 //! `RUSTFLAGS="--cfg loom" cargo test -p mio-pool-poll --lib --release loom`.
 //!
 //! # Differences from `mio::Poll`
@@ -147,14 +151,22 @@
 //! * `Interrupted` from the OS is not returned; it is a spurious wake-up.
 
 #![deny(missing_docs, missing_debug_implementations)]
+#![forbid(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]
 
 mod event;
+mod handoff;
 mod poll;
 mod sync;
 mod sys;
 mod token_table;
 
 pub use event::{Event, Events, Iter};
+pub use handoff::HANDOFF;
 pub use mio::{Interest, Token};
-pub use poll::{Poll, PollStats, HANDOFF};
+pub use poll::{Poll, PollStats};
+
+/// The README's example, run as a doctest so that it cannot drift.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctest;

@@ -1,6 +1,6 @@
 //! The locks this crate uses, swapped for loom's under `cfg(loom)` so that the
-//! loom models (in `token_table.rs` and `poll.rs`) explore every interleaving
-//! of the real code.
+//! loom models (`token_table/loom_models.rs`, `handoff/loom_models.rs`)
+//! explore every interleaving of the real code.
 //!
 //! The API is `parking_lot`'s: no poisoning, `Condvar::wait(&mut guard)`,
 //! and [`unlocked`] to run a closure with a guard's lock released.

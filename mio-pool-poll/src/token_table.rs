@@ -26,7 +26,8 @@
 //! | disarmed, pending `p`| OS event `r`                | disarmed, `p ∪ r`     | nothing is delivered: oneshot        |
 //! | disarmed, `p` ∩ I ≠ ∅ | `rearm(I)`                  | disarmed, pending = ∅ | deliver `p ∩ I` at once: no wake-up lost |
 //! | disarmed, `p` ∩ I = ∅ | `rearm(I)`                  | armed, pending = ∅    | wait for the OS                       |
-//! | armed                | `rearm(I)`                  | armed                | only the interest may change         |
+//! | armed                | `rearm(I)`, same interest   | armed                | nothing changes                      |
+//! | armed                | `rearm_same(I')`, new interest | disarmed, pending = ∅ | held for the change: the OS is told next, then `rearm(I')` |
 //! | any                  | `remove` (deregister)       | (absent)             | later OS events for it are dropped   |
 //! | (absent)             | OS event                    | (absent)             | dropped: a stale event               |
 //!
@@ -37,6 +38,13 @@
 //!
 //! Readiness that was already consumed by the handler may still be pending
 //! when it re-arms: that event is spurious, which mio's contract allows.
+//!
+//! A change of interest takes two steps with the OS call between them, and
+//! the OS call may itself raise an edge (the source is already ready for the
+//! new interest). So `rearm_same` disarms an armed token before the change:
+//! that edge is kept as `pending` and handed out once by the final
+//! `rearm(I')`, instead of going to a polling thread while the token is
+//! then armed again behind its back (a second holder).
 //!
 //! # Why sharded locks
 //!
@@ -54,6 +62,9 @@ use mio::{Interest, Token};
 
 use crate::event::{Event, Ready};
 use crate::sync::Mutex;
+
+#[cfg(all(test, loom))]
+mod loom_models;
 
 /// Number of shards: a power of two, a few times the number of threads
 /// that usually poll at once.
@@ -135,6 +146,28 @@ type Shard = HashMap<usize, TokenState, BuildHasherDefault<TokenHasher>>;
 #[repr(align(128))]
 struct Padded(Mutex<Shard>);
 
+/// A change of interest under way: what [`TokenTable::rearm_same`] found
+/// before it disarmed the token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Change {
+    token: Token,
+    old: Interest,
+    was_armed: bool,
+}
+
+impl Change {
+    /// The OS refused the new interest: the token gets its old interest
+    /// back, and is armed again if it was. Returns readiness that arrived
+    /// meanwhile and must be delivered now.
+    pub(crate) fn undo(self, table: &TokenTable) -> Option<Event> {
+        if self.was_armed {
+            table.rearm(self.token, self.old).ok().flatten()
+        } else {
+            None
+        }
+    }
+}
+
 /// The table of registered tokens; see the module docs.
 pub(crate) struct TokenTable {
     shards: Box<[Padded]>,
@@ -181,20 +214,27 @@ impl TokenTable {
     }
 
     /// Re-arms `token` if it is registered with `interest` already: the
-    /// common case, done under one lock. `Err(Some(old))` if the interest
-    /// differs (the caller must tell the OS first, then [`rearm`]);
-    /// `Err(None)` if the token is not tracked.
+    /// common case, done under one lock. `Err(Some(change))` if the interest
+    /// differs: the token is now disarmed (see the module docs), and the
+    /// caller must tell the OS, then [`rearm`] (or, if the OS refused,
+    /// [`undo`](Change::undo)). `Err(None)` if the token is not tracked.
     ///
     /// [`rearm`]: TokenTable::rearm
     pub(crate) fn rearm_same(
         &self,
         token: Token,
         interest: Interest,
-    ) -> Result<Option<Event>, Option<Interest>> {
+    ) -> Result<Option<Event>, Option<Change>> {
         let mut shard = self.shard(token).lock();
         let state = shard.get_mut(&token.0).ok_or(None)?;
         if state.interest != interest {
-            return Err(Some(state.interest));
+            let change = Change {
+                token,
+                old: state.interest,
+                was_armed: state.armed,
+            };
+            state.armed = false;
+            return Err(Some(change));
         }
         Ok(state.rearm(interest).map(|r| Event::new(token, r)))
     }
@@ -290,13 +330,45 @@ mod tests {
         assert_eq!(t.rearm_same(Token(2), RW), Err(None));
         t.insert(Token(2), Interest::READABLE);
         t.on_event(Token(2), Ready::READABLE);
-        assert_eq!(t.rearm_same(Token(2), RW), Err(Some(Interest::READABLE)));
-        assert!(
-            !t.get(Token(2)).unwrap().armed,
-            "a mismatch changes nothing"
+        let change = t.rearm_same(Token(2), RW).unwrap_err().unwrap();
+        assert_eq!(change.old, Interest::READABLE);
+        assert!(!change.was_armed);
+        assert_eq!(
+            t.get(Token(2)).unwrap().interest,
+            Interest::READABLE,
+            "a mismatch leaves the interest to `rearm`"
         );
+        assert!(!t.get(Token(2)).unwrap().armed);
         assert_eq!(t.rearm_same(Token(2), Interest::READABLE), Ok(None));
         assert!(t.get(Token(2)).unwrap().armed);
+    }
+
+    #[test]
+    fn an_armed_token_is_held_while_its_interest_changes() {
+        let t = TokenTable::new();
+        t.insert(Token(4), Interest::READABLE);
+        let change = t.rearm_same(Token(4), RW).unwrap_err().unwrap();
+        assert!(change.was_armed);
+        // The OS call raises an edge for the new interest: kept, not
+        // delivered, and handed out once by the re-arm that ends the change.
+        assert_eq!(t.on_event(Token(4), Ready::WRITABLE), None);
+        let e = t.rearm(Token(4), RW).unwrap().unwrap();
+        assert!(e.is_writable());
+        assert!(!t.get(Token(4)).unwrap().armed);
+    }
+
+    #[test]
+    fn an_undone_change_rearms_only_a_token_that_was_armed() {
+        let t = TokenTable::new();
+        t.insert(Token(5), Interest::READABLE);
+        let change = t.rearm_same(Token(5), RW).unwrap_err().unwrap();
+        assert_eq!(change.undo(&t), None);
+        assert_eq!(t.get(Token(5)), Some(TokenState::new(Interest::READABLE)));
+        // A held token stays held.
+        t.on_event(Token(5), Ready::READABLE);
+        let change = t.rearm_same(Token(5), RW).unwrap_err().unwrap();
+        assert_eq!(change.undo(&t), None);
+        assert!(!t.get(Token(5)).unwrap().armed);
     }
 
     #[test]
@@ -317,80 +389,5 @@ mod tests {
             used.insert(t.shard(Token(i)) as *const _ as usize);
         }
         assert_eq!(used.len(), SHARDS);
-    }
-}
-
-/// loom models: every interleaving of an OS event, a re-arm and a removal
-/// racing on one token. Run with
-/// `RUSTFLAGS="--cfg loom" cargo test -p mio-pool-poll --lib --release loom`.
-#[cfg(all(test, loom))]
-mod loom_models {
-    use super::*;
-    use loom::sync::Arc;
-    use loom::thread;
-
-    const T: Token = Token(7);
-
-    /// A table holding `T`, already delivered once: its owner has it.
-    fn taken_table() -> Arc<TokenTable> {
-        let table = Arc::new(TokenTable::new());
-        table.insert(T, Interest::READABLE);
-        assert!(table.on_event(T, Ready::READABLE).is_some());
-        table
-    }
-
-    #[test]
-    fn event_racing_rearm_is_delivered_exactly_once() {
-        loom::model(|| {
-            let table = taken_table();
-            let os = {
-                let table = table.clone();
-                thread::spawn(move || table.on_event(T, Ready::READABLE).is_some())
-            };
-            let by_rearm = table.rearm(T, Interest::READABLE).unwrap().is_some();
-            let by_os = os.join().unwrap();
-            // Either the re-arm saw the readiness or the event found the
-            // token armed: exactly one delivery, never zero (lost wake-up),
-            // never two (a second holder).
-            assert_eq!(u8::from(by_rearm) + u8::from(by_os), 1);
-            let state = table.get(T).unwrap();
-            assert!(!state.armed && state.pending.is_empty());
-        });
-    }
-
-    #[test]
-    fn two_events_and_a_rearm_never_make_two_holders() {
-        loom::model(|| {
-            let table = taken_table();
-            let spawn_os = |table: Arc<TokenTable>| {
-                thread::spawn(move || table.on_event(T, Ready::READABLE).is_some())
-            };
-            let a = spawn_os(table.clone());
-            let b = spawn_os(table.clone());
-            let by_rearm = table.rearm(T, Interest::READABLE).unwrap().is_some();
-            let delivered =
-                u8::from(by_rearm) + u8::from(a.join().unwrap()) + u8::from(b.join().unwrap());
-            // One re-arm hands the token out at most once more.
-            assert_eq!(delivered, 1);
-        });
-    }
-
-    #[test]
-    fn events_after_remove_are_dropped() {
-        loom::model(|| {
-            let table = Arc::new(TokenTable::new());
-            table.insert(T, Interest::READABLE);
-            let os = {
-                let table = table.clone();
-                thread::spawn(move || table.on_event(T, Ready::READABLE).is_some())
-            };
-            let removed = table.remove(T);
-            let delivered = os.join().unwrap();
-            assert!(removed);
-            // Delivered only if the event came first; never after removal.
-            assert!(table.get(T).is_none());
-            let _ = delivered;
-            assert!(table.on_event(T, Ready::READABLE).is_none());
-        });
     }
 }

@@ -131,3 +131,8 @@ pub use listener::Listener;
 /// `mio::Poll`, that many threads may call at once: the `mio-pool-poll`
 /// crate.
 pub use mio_pool_poll as poll;
+
+/// The README's example, run as a doctest so that it cannot drift.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctest;

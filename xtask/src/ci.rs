@@ -9,7 +9,7 @@ struct Step {
 }
 
 /// What `.ci/run` runs after installing the stock clients, in its order.
-const STEPS: [Step; 5] = [
+const STEPS: [Step; 6] = [
     Step {
         args: &["fmt", "--all", "--check"],
         env: &[],
@@ -33,6 +33,19 @@ const STEPS: [Step; 5] = [
         args: &["xtask", "bench", "--quick"],
         env: &[],
     },
+    // The library crates as crates.io would get them, in dependency order
+    // (cargo builds mio-pool against the packaged mio-pool-poll).
+    Step {
+        args: &[
+            "package",
+            "-p",
+            "mio-pool-poll",
+            "-p",
+            "mio-pool",
+            "--allow-dirty",
+        ],
+        env: &[],
+    },
     // The loom models, in a target directory of their own so that the
     // `--cfg loom` build does not invalidate the normal one.
     Step {
@@ -44,16 +57,32 @@ const STEPS: [Step; 5] = [
     },
 ];
 
-/// Runs the steps of `.ci/run` (format, lints, tests, the benchmark's smoke
-/// test, the loom models), stopping at the first failure.
-pub fn run() -> ExitCode {
-    for step in &STEPS {
-        let shown: Vec<String> = step
+impl Step {
+    /// The step as a shell line: `VAR="value" cargo args...`.
+    fn line(&self) -> String {
+        let shown: Vec<String> = self
             .env
             .iter()
             .map(|(k, v)| format!("{k}={v:?} "))
             .collect();
-        let line = format!("{}cargo {}", shown.concat(), step.args.join(" "));
+        format!("{}cargo {}", shown.concat(), self.args.join(" "))
+    }
+}
+
+/// The steps, one shell line each, for `cargo xtask ci --help`.
+pub fn steps_help() -> String {
+    let lines: Vec<String> = STEPS.iter().map(|s| format!("  {}", s.line())).collect();
+    format!(
+        "Runs, in this order, stopping at the first failure:\n{}",
+        lines.join("\n")
+    )
+}
+
+/// Runs the steps of `.ci/run` (format, lints, tests, the benchmark's smoke
+/// test, packaging, the loom models), stopping at the first failure.
+pub fn run() -> ExitCode {
+    for step in &STEPS {
+        let line = step.line();
         eprintln!("$ {line}");
         let status = Command::new(cargo())
             .args(step.args)
@@ -90,6 +119,14 @@ mod tests {
         for step in &STEPS {
             let command = format!("cargo {}", step.args.join(" "));
             assert!(script.contains(&command), "{command} is not in .ci/run");
+        }
+    }
+
+    #[test]
+    fn help_lists_every_step() {
+        let help = steps_help();
+        for step in &STEPS {
+            assert!(help.contains(&step.line()), "{help}");
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Project automation, in the cargo-xtask style: one binary, one module per
 //! subcommand, run as `cargo xtask <command>`.
 //!
-//! - `cargo xtask ci`: what CI runs (format, lints, tests).
+//! - `cargo xtask ci`: what CI runs (format, lints, tests, packaging, ...;
+//!   `--help` lists the steps).
 //! - `cargo xtask bench [--quick]`: mio-pool against tokio, a thread per
 //!   connection and a bare mio loop, side by side (see [`mod@bench`]).
 //! - `cargo xtask peer {tokio|threads|bare-mio}`: the peer echo servers that
@@ -30,7 +31,8 @@ struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run what CI runs: fmt --check, clippy -D warnings, test.
+    /// Run what CI runs (.ci/run's steps after installing tools).
+    #[command(after_help = ci::steps_help())]
     Ci,
     /// Benchmark mio-pool against its peers and external anchors.
     Bench(bench::BenchArgs),

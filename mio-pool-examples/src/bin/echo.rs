@@ -13,10 +13,11 @@ fn main() -> std::process::ExitCode {
         "127.0.0.1:7000",
     );
     cli::init_logging();
-    server::exit_code(server::run(
+    let result = server::run(
         "echo",
         &opts,
-        |_stats| (),
+        |_stats, _draining| (),
         |conn, _: &mut ()| conn.drive(|_: &mut (), input, out| echo::serve(input, out)),
-    ))
+    );
+    server::exit_code("echo", result)
 }

@@ -9,6 +9,7 @@
 //! ```
 
 use mio_pool::StatsHandle;
+use mio_pool_examples::server::Draining;
 use mio_pool_examples::{cli, http, limits, server};
 
 fn main() -> std::process::ExitCode {
@@ -22,15 +23,17 @@ fn main() -> std::process::ExitCode {
     let opts = cli::options(&m);
     let limits = limits::http_limits(&m);
     cli::init_logging();
-    server::exit_code(server::run(
+    let result = server::run(
         "http",
         &opts,
-        |stats| stats,
-        move |conn, stats: &mut StatsHandle| {
+        |stats, draining| (stats, draining),
+        move |conn, (stats, draining): &mut (StatsHandle, Draining)| {
             conn.set_output_limit(limits.max_output);
+            let draining = draining.get();
             conn.drive(|session, input, out| {
-                http::serve(session, &limits, input, out, || stats.snapshot())
+                http::serve_draining(session, &limits, input, out, || stats.snapshot(), draining)
             })
         },
-    ))
+    );
+    server::exit_code("http", result)
 }

@@ -52,7 +52,7 @@ pub use request::{
     MAX_HEADERS,
 };
 pub use response::{http_date, Persistence, Response, Status};
-pub use server::{serve, stats_json, Limits, Session, DEFAULT_OUTPUT_LIMIT, HELLO};
+pub use server::{serve, serve_draining, stats_json, Limits, Session, DEFAULT_OUTPUT_LIMIT, HELLO};
 
 #[cfg(test)]
 mod tests;

@@ -184,6 +184,33 @@ pub fn serve(
     out: &mut Vec<u8>,
     stats: impl Fn() -> PoolStats,
 ) -> Step {
+    serve_draining(session, limits, input, out, stats, false)
+}
+
+/// [`serve`], except that when `draining` (the server is shutting down or
+/// handing over to a successor) the next response carries
+/// `Connection: close` and closes the connection, so that a keep-alive
+/// client reconnects (to the successor) instead of being cut off later.
+///
+/// ```
+/// use mio_pool_examples::http::{serve_draining, Limits, Session};
+/// let mut out = Vec::new();
+/// let req = b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n";
+/// let limits = Limits::default();
+/// let step = serve_draining(&mut Session::new(), &limits, req, &mut out, Default::default, true);
+/// assert!(step.close);
+/// let text = String::from_utf8(out).unwrap();
+/// assert_eq!(text.matches("HTTP/1.1 200").count(), 1, "one answer, then close");
+/// assert!(text.contains("Connection: close\r\n"));
+/// ```
+pub fn serve_draining(
+    session: &mut Session,
+    limits: &Limits,
+    input: &[u8],
+    out: &mut Vec<u8>,
+    stats: impl Fn() -> PoolStats,
+    draining: bool,
+) -> Step {
     // One Date value per batch of pipelined responses, made only if needed.
     let mut date_cache: Option<String> = None;
     let mut used = 0;
@@ -213,7 +240,7 @@ pub fn serve(
                     None if rest.len() > limits.max_head => Err(RequestError::HeadTooLarge),
                     None => break,
                 };
-                let (head, n) = match head {
+                let (mut head, n) = match head {
                     Ok(x) => x,
                     Err(e) => return refuse(e, input, out, date(&mut date_cache)),
                 };
@@ -229,6 +256,7 @@ pub fn serve(
                         );
                     }
                 }
+                head.keep_alive &= !draining;
                 let close = !head.keep_alive;
                 match begin(&head, limits, out, date(&mut date_cache), &stats) {
                     Some(body) => session.phase = Phase::Body(body),

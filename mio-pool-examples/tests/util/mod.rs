@@ -115,14 +115,28 @@ impl Drop for Server {
 
 /// The path of `program` if it is on `PATH`; otherwise prints why the
 /// calling test is skipped and returns `None`.
+///
+/// # Panics
+///
+/// Under `CI=true` a missing program fails the test instead: CI installs
+/// every one (`.ci/run`), so a skip there would hide a broken install.
 pub fn stock_client(program: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path)
-            .map(|dir| dir.join(program))
-            .find(|p| p.is_file())
-    });
+    // Daemons (haproxy, nutcracker) live in /usr/sbin, which a non-root
+    // PATH may lack.
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let found = std::env::split_paths(&path)
+        .chain(["/usr/sbin".into(), "/sbin".into()])
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file());
     if found.is_none() {
-        println!("skipped: `{program}` is not installed (apt-get install curl redis-tools wrk)");
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "`{program}` is not installed, and CI=true: .ci/run must install it"
+        );
+        println!(
+            "skipped: `{program}` is not installed \
+             (apt-get install curl redis-tools wrk haproxy nutcracker systemd)"
+        );
     }
     found
 }
