@@ -5,7 +5,7 @@
 //! |--------------------------|---------|------------------------------------------|---------|
 //! | `--max-head` (http)      | 8k      | request head and chunked trailers (`431`) | nginx `large_client_header_buffers 4 8k` |
 //! | `--max-body` (http)      | 1m      | request body (`413`); never held whole    | nginx `client_max_body_size 1m` |
-//! | `--max-output` (http)    | 16k     | replies queued before answering pauses    | nginx holds 21-26 KB for a pipelining client |
+//! | `--max-output` (http)    | 8k      | replies queued before answering pauses (about 19 KB held per pipelining client) | nginx holds 21-26 KB for one |
 //! | `--max-request` (kv)     | 65m     | one command's bytes, refused with an error and closed | redis: 512 MB per argument, 1 GB per client |
 //! | `--max-output` (kv)      | 256k    | replies queued before executing pauses    | redis: no limit for normal clients |
 //!
