@@ -83,8 +83,16 @@ pub fn parse_command(buf: &[u8]) -> Result<Option<(Args<'_>, usize)>, ProtocolEr
     Parser::new().parse(buf)
 }
 
-/// An incremental command parser, one per connection; see the [module
-/// docs](self).
+/// An incremental command parser, one per connection.
+///
+/// Between calls it keeps its position in the unfinished command as Redis
+/// does: the argument count, where the arguments found so far lie, the
+/// length of the bulk string it waits for, and how far it searched for the
+/// end of the current line. Returning a command or an error resets it: the
+/// next call sees the next command at the front of its input. Between calls
+/// the caller may only *append* to the input (a connection's read buffer
+/// grows at its end); an input shorter than the last one is taken as a new
+/// command.
 ///
 /// ```
 /// use mio_pool_examples::resp::Parser;
