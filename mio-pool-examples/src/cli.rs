@@ -28,6 +28,18 @@ pub struct Options {
     pub yield_after: Option<Duration>,
     /// Where the listening socket comes from, the pid file, restarts.
     pub deploy: Deploy,
+    /// Serve TLS instead of plain text (`--tls-cert PEM --tls-key PEM`).
+    pub tls: Option<TlsOptions>,
+}
+
+impl Options {
+    /// Offers `protocols` through ALPN when serving TLS.
+    pub fn with_alpn(mut self, protocols: &[&[u8]]) -> Options {
+        if let Some(tls) = &mut self.tls {
+            tls.alpn = protocols.iter().map(|p| p.to_vec()).collect();
+        }
+        self
+    }
 }
 
 /// The most worker threads `--workers` accepts. The pool's workers are
@@ -80,7 +92,7 @@ pub fn command(name: &'static str, about: &'static str, default_addr: &'static s
                 .default_value("1000")
                 .value_parser(yield_after),
         );
-    Deploy::args(cmd)
+    TlsOptions::args(Deploy::args(cmd))
 }
 
 fn workers(s: &str) -> Result<NonZeroUsize, String> {
@@ -126,6 +138,20 @@ where
     options(&command(name, about, default_addr).get_matches_from(args))
 }
 
+/// [`parse`] with `after_help` printed after the options by `--help`.
+pub fn parse_with_help(
+    name: &'static str,
+    about: &'static str,
+    after_help: &'static str,
+    default_addr: &'static str,
+) -> Options {
+    options(
+        &command(name, about, default_addr)
+            .after_help(after_help)
+            .get_matches(),
+    )
+}
+
 /// The [`Options`] in matches of [`command`] (or of a command extended with
 /// a binary's own arguments).
 pub fn options(m: &clap::ArgMatches) -> Options {
@@ -146,6 +172,7 @@ pub fn options(m: &clap::ArgMatches) -> Options {
         grace: Duration::from_secs(grace),
         yield_after,
         deploy: Deploy::from_matches(m),
+        tls: TlsOptions::from_matches(m),
     }
 }
 
@@ -284,6 +311,50 @@ impl ShutdownSignals {
     }
 }
 
+/// Where the TLS certificate and key come from, and the ALPN protocols to
+/// offer; see [`crate::stream`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsOptions {
+    /// PEM file with the certificate chain, leaf first (`--tls-cert`).
+    pub cert: PathBuf,
+    /// PEM file with the private key: PKCS#8, PKCS#1 or SEC1 (`--tls-key`).
+    pub key: PathBuf,
+    /// ALPN protocol names the server accepts (the `http` example:
+    /// `http/1.1`); empty for none. Set by the binary, not on the command
+    /// line.
+    pub alpn: Vec<Vec<u8>>,
+}
+
+impl TlsOptions {
+    /// `--tls-cert` and `--tls-key`: both or neither.
+    fn args(cmd: Command) -> Command {
+        cmd.arg(
+            Arg::new("tls-cert")
+                .long("tls-cert")
+                .value_name("PEM")
+                .help("Serve TLS 1.2 and 1.3 with this certificate chain (PEM, leaf first)")
+                .requires("tls-key")
+                .value_parser(clap::value_parser!(PathBuf)),
+        )
+        .arg(
+            Arg::new("tls-key")
+                .long("tls-key")
+                .value_name("PEM")
+                .help("The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1)")
+                .requires("tls-cert")
+                .value_parser(clap::value_parser!(PathBuf)),
+        )
+    }
+
+    fn from_matches(m: &clap::ArgMatches) -> Option<TlsOptions> {
+        Some(TlsOptions {
+            cert: m.get_one::<PathBuf>("tls-cert")?.clone(),
+            key: m.get_one::<PathBuf>("tls-key")?.clone(),
+            alpn: Vec::new(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -347,6 +418,21 @@ mod tests {
                 reuse_port: true,
             }
         );
+    }
+
+    #[test]
+    fn tls_takes_a_cert_and_a_key() {
+        assert_eq!(opts(&[]).tls, None);
+        let o = opts(&["--tls-cert", "c.pem", "--tls-key", "k.pem"]).with_alpn(&[b"http/1.1"]);
+        let tls = o.tls.expect("TLS options");
+        assert_eq!(tls.cert, PathBuf::from("c.pem"));
+        assert_eq!(tls.key, PathBuf::from("k.pem"));
+        assert_eq!(tls.alpn, vec![b"http/1.1".to_vec()]);
+        // One without the other is refused.
+        for args in [[NAME, "--tls-cert", "c.pem"], [NAME, "--tls-key", "k.pem"]] {
+            let r = command(NAME, "test", "127.0.0.1:7000").try_get_matches_from(args);
+            assert!(r.is_err(), "{args:?} was accepted");
+        }
     }
 
     #[test]

@@ -94,24 +94,35 @@ pub const MAX_LINGER: usize = 64 * 1024;
 /// sees the end of our output while we can still read; see
 /// [Closing](self#closing).
 pub trait ShutdownWrite {
-    /// Shuts down the write side (`shutdown(SHUT_WR)`).
-    fn shutdown_write(&self) -> io::Result<()>;
+    /// Shuts down the write side (`shutdown(SHUT_WR)`; for TLS, a
+    /// `close_notify` first).
+    fn shutdown_write(&mut self) -> io::Result<()>;
+
+    /// Whether the peer's end of stream has already arrived although the
+    /// last read still returned data, so that no readiness event will
+    /// announce it (TLS: a `close_notify` in the same packet as the last
+    /// data). [`Conn::drive`] then reads again after a short read instead of
+    /// waiting. The default, `false`, is right for TCP, whose end of stream
+    /// raises an event of its own.
+    fn end_pending(&self) -> bool {
+        false
+    }
 }
 
 impl ShutdownWrite for mio::net::TcpStream {
-    fn shutdown_write(&self) -> io::Result<()> {
+    fn shutdown_write(&mut self) -> io::Result<()> {
         self.shutdown(Shutdown::Write)
     }
 }
 
 impl ShutdownWrite for mio::net::UnixStream {
-    fn shutdown_write(&self) -> io::Result<()> {
+    fn shutdown_write(&mut self) -> io::Result<()> {
         self.shutdown(Shutdown::Write)
     }
 }
 
 impl ShutdownWrite for std::net::TcpStream {
-    fn shutdown_write(&self) -> io::Result<()> {
+    fn shutdown_write(&mut self) -> io::Result<()> {
         self.shutdown(Shutdown::Write)
     }
 }
@@ -347,7 +358,7 @@ impl<S: Read + Write + ShutdownWrite, P> Conn<S, P> {
             }
             self.paused =
                 !self.input.is_empty() && self.pending_output().len() >= self.output_limit;
-            if !self.paused && drained {
+            if !self.paused && drained && !self.stream.end_pending() {
                 // A short read drained the socket: the next bytes raise a new
                 // edge, so skip the read that would only say WouldBlock (the
                 // pool calls once more if the peer hung up meanwhile).
@@ -388,7 +399,8 @@ impl<S: Read + Write + ShutdownWrite, P> Conn<S, P> {
     }
 
     /// Writes queued output until all of it is sent (`Ok(true)`) or the
-    /// socket would block (`Ok(false)`).
+    /// socket would block (`Ok(false)`). "Sent" includes the stream's own
+    /// queue: `Ok(true)` only once the stream's `flush` succeeded.
     pub fn flush(&mut self) -> io::Result<bool> {
         while self.sent < self.output.len() {
             match self.stream.write(&self.output[self.sent..]) {
@@ -407,6 +419,17 @@ impl<S: Read + Write + ShutdownWrite, P> Conn<S, P> {
                 Err(e) => return Err(e),
             }
         }
+        // A stream with output of its own (TLS: ciphertext the socket did
+        // not take) says WouldBlock here until it is sent; a writable event
+        // follows. TCP's flush does nothing.
+        let stream_done = loop {
+            match self.stream.flush() {
+                Ok(()) => break true,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break false,
+                Err(e) => return Err(e),
+            }
+        };
         if self.output.capacity() > 4 * READ_CHUNK {
             // A large reply went out; do not keep its buffer.
             self.output = Vec::new();
@@ -414,7 +437,7 @@ impl<S: Read + Write + ShutdownWrite, P> Conn<S, P> {
             self.output.clear();
         }
         self.sent = 0;
-        Ok(true)
+        Ok(stream_done)
     }
 }
 
@@ -466,6 +489,9 @@ impl<S: Source, P> Source for Conn<S, P> {
     }
 }
 
+/// No hooks of its own: `Conn` lingers on close by itself.
+impl<S: Source, P> mio_pool::Connection for Conn<S, P> {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -480,6 +506,11 @@ mod tests {
         written: Vec<u8>,
         write_room: usize,
         shut: std::cell::Cell<bool>,
+        /// Output of the stream's own (a TLS session's ciphertext) that
+        /// `flush` has not sent yet.
+        holding: bool,
+        /// The end of stream arrived with the last data (TLS close_notify).
+        ended: bool,
     }
 
     impl Read for Script {
@@ -497,9 +528,13 @@ mod tests {
     }
 
     impl ShutdownWrite for Script {
-        fn shutdown_write(&self) -> io::Result<()> {
+        fn shutdown_write(&mut self) -> io::Result<()> {
             self.shut.set(true);
             Ok(())
+        }
+
+        fn end_pending(&self) -> bool {
+            self.ended
         }
     }
 
@@ -514,6 +549,9 @@ mod tests {
             Ok(n)
         }
         fn flush(&mut self) -> io::Result<()> {
+            if self.holding {
+                return Err(would_block());
+            }
             Ok(())
         }
     }
@@ -540,7 +578,39 @@ mod tests {
             written: Vec::new(),
             write_room,
             shut: Default::default(),
+            holding: false,
+            ended: false,
         })
+    }
+
+    #[test]
+    fn an_end_that_came_with_the_data_is_read_without_waiting() {
+        // The last read returned data and the stream already knows the
+        // peer is done (TLS: close_notify in the same packet); no event
+        // will announce it, so drive must not stop at the short read.
+        let mut c = script(&[Some(b"last\n")], 1 << 20);
+        c.get_mut().ended = true;
+        assert!(c.drive(lines).unwrap());
+        assert_eq!(c.get_ref().written, b"last!\n");
+    }
+
+    #[test]
+    fn output_the_stream_still_holds_keeps_the_connection_open() {
+        // The peer sends a line and leaves; the reply is written, but the
+        // stream (TLS) has not sent all of it yet.
+        let mut c = script(&[Some(b"last\n")], 1 << 20);
+        c.get_mut().holding = true;
+        // The short read ends the first call; the second reads the end of
+        // stream and must wait for the stream, not close.
+        for _ in 0..2 {
+            assert_eq!(
+                c.drive(lines).unwrap_err().kind(),
+                io::ErrorKind::WouldBlock
+            );
+        }
+        c.get_mut().holding = false;
+        assert!(c.drive(lines).unwrap());
+        assert_eq!(c.get_ref().written, b"last!\n");
     }
 
     #[test]
@@ -766,7 +836,7 @@ mod tests {
             }
         }
         impl ShutdownWrite for Reset {
-            fn shutdown_write(&self) -> io::Result<()> {
+            fn shutdown_write(&mut self) -> io::Result<()> {
                 Ok(())
             }
         }

@@ -16,16 +16,19 @@
 //! * [`restart`]: restarts on SIGHUP that drop nothing, and the pid file.
 //! * [`server`]: running a protocol on a pool until SIGINT/SIGTERM, or until
 //!   a successor takes over.
-//! * [`resp`]: the Redis protocol (RESP2): command parsing and reply encoding.
-//! * [`kv`]: the `kv` server's store (sharded locks, expiry) and commands.
+//! * [`stream`]: the connection's stream, plain TCP or TLS (`--tls-cert`,
+//!   `--tls-key`), and loading the TLS certificate and key.
+//! * [`resp`]: the Redis protocol: command parsing, RESP2 and RESP3 replies.
+//! * [`kv`]: the `kv` server, a Redis-compatible cache: store, sessions, commands.
 //!
 //! Every protocol function has the same shape, `fn(state, input, output) ->
 //! Step`: it answers every complete request at the front of `input`, appends
 //! the replies to `output`, and says how much input it consumed and whether
-//! to close. What it must remember between reads (a parser's place in a
-//! request that has not all arrived) lives in the connection's protocol
-//! `state`, so that a request split over many reads costs what it costs in
-//! one.
+//! to close. State that must outlive one call lives in the connection's
+//! protocol state (the `P` of [`conn::Conn`]): a parser's place in a request
+//! that has not all arrived (so that a request split over many reads costs
+//! what it costs in one), and `kv`'s [`kv::Session`] with the protocol
+//! version, client name, `MULTI` queue and watched keys.
 
 pub mod cli;
 pub mod conn;
@@ -37,3 +40,4 @@ pub mod listen;
 pub mod resp;
 pub mod restart;
 pub mod server;
+pub mod stream;

@@ -24,7 +24,7 @@ pub struct KvLimits {
     /// [`resp::Parser::max_request`].
     pub max_request: usize,
     /// Replies queued at which the server stops executing commands until
-    /// the client reads (`--max-output`): see [`kv::serve`].
+    /// the client reads (`--max-output`): see [`kv::Session::serve`].
     pub max_output: usize,
 }
 
@@ -32,7 +32,7 @@ impl Default for KvLimits {
     fn default() -> KvLimits {
         KvLimits {
             max_request: resp::MAX_REQUEST,
-            max_output: kv::DEFAULT_OUTPUT_LIMIT,
+            max_output: kv::OUTPUT_LIMIT,
         }
     }
 }

@@ -346,7 +346,7 @@ impl Write for ServerStream {
 }
 
 impl ShutdownWrite for ServerStream {
-    fn shutdown_write(&self) -> io::Result<()> {
+    fn shutdown_write(&mut self) -> io::Result<()> {
         match self {
             ServerStream::Tcp(s) => s.shutdown_write(),
             ServerStream::Unix(s) => s.shutdown_write(),

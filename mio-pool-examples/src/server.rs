@@ -12,12 +12,13 @@ use mio_pool::{PoolBuilder, StatsHandle};
 
 use crate::cli::{announce, workers_phrase, Options, ShutdownSignals};
 use crate::conn::Conn;
-use crate::listen::{ServerListener, ServerStream};
+use crate::listen::ServerListener;
 use crate::restart::{self, ReadyChannel, Successor};
+use crate::stream::{self, Stream};
 
-/// The connection type every example handler works on (TCP or Unix), with
-/// the protocol's per-connection state `P`.
-pub type ServerConn<P = ()> = Conn<ServerStream, P>;
+/// The connection type every example handler works on (TCP or Unix, plain
+/// or TLS: see [`Stream`]), with the protocol's per-connection state `P`.
+pub type ServerConn<P = ()> = Conn<Stream, P>;
 
 /// Set once the server has stopped accepting and is finishing its open
 /// connections (after SIGINT, SIGTERM, or a restart's successor is ready).
@@ -57,7 +58,7 @@ pub fn listener(opts: &Options) -> io::Result<ServerListener> {
 }
 
 /// Serves with `opts.workers` workers until SIGINT or SIGTERM, or until a
-/// successor started on SIGHUP is ready.
+/// successor started on SIGHUP is ready; in TLS if `opts.tls` says so.
 ///
 /// `make_state` builds the per-worker state (each worker gets a clone) from
 /// the pool's counters and the [`Draining`] flag; `on_ready` is the pool
@@ -101,8 +102,11 @@ where
     // successor new clients are refused, not left queued.
     let handoff: OwnedFd = listener.as_fd().try_clone_to_owned()?;
     let draining = Draining::default();
+    // TLS (--tls-cert, --tls-key): a bad certificate or key fails here, at
+    // start-up, with the file's name.
+    let tls = opts.tls.as_ref().map(stream::acceptor).transpose()?;
     let builder = PoolBuilder::from(listener)?
-        .with_adapter(Conn::new)
+        .with_adapter(move |socket| Conn::new(Stream::accept(socket, tls.as_ref())))
         .set_thread_name_prefix(&format!("{name}-"))
         .set_yield_after(opts.yield_after);
     let state = make_state(builder.stats_handle(), draining.clone());

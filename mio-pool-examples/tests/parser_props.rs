@@ -5,7 +5,7 @@
 
 use mio_pool::PoolStats;
 use mio_pool_examples::http::{self, ChunkDecoder, Limits, Session, MAX_HEAD};
-use mio_pool_examples::kv::{self, Store};
+use mio_pool_examples::kv;
 use mio_pool_examples::resp::{Parser, MAX_INLINE};
 use proptest::prelude::*;
 
@@ -181,12 +181,12 @@ proptest! {
         ], 0..600),
         cuts in prop::collection::vec(any::<usize>(), 0..8),
     ) {
-        let store = Store::new();
-        let (mut parser, mut start) = (Parser::new(), 0);
-        parser.set_max_request(64);
+        let server = kv::Server::new(6380);
+        let (mut session, mut start) = (kv::Session::default(), 0);
+        session.set_limits(64, 1024);
         for end in pieces(&input, &cuts) {
             let mut out = Vec::new();
-            let step = kv::serve(&store, &mut parser, &input[start..end], &mut out, 1024);
+            let step = session.serve(&server, &input[start..end], &mut out);
             prop_assert!(step.consumed <= end - start);
             if step.close && step.consumed == end - start {
                 // A protocol error (or QUIT): answered before closing.

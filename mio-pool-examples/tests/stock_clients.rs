@@ -164,6 +164,11 @@ fn redis_benchmark_completes_and_loses_no_increment() {
             Duration::from_secs(120),
         );
         let report = stdout_of(&out);
+        let errors = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !report.contains("rror") && !errors.contains("rror"),
+            "redis-benchmark saw errors (pipeline {pipeline}):\n{report}\n{errors}"
+        );
         for test in ["PING_INLINE", "PING_MBULK", "SET", "GET", "INCR", "MSET"] {
             // Progress updates are separated by carriage returns.
             assert!(

@@ -9,10 +9,12 @@ use std::time::Duration;
 use mio::Interest;
 use mio_pool_poll::Poll;
 
+use crate::connection::Connection;
 use crate::conns::LISTENER;
-use crate::handle::{Control, Counters, PoolHandle, StatsHandle};
+use crate::handle::{Control, PoolHandle};
 use crate::listener::Listener;
-use crate::worker::{Adapter, Alive, Pool, Tuning};
+use crate::stats::{Counters, StatsHandle};
+use crate::worker::{Adapter, Alive, Limits, Pool, Tuning};
 
 /// Why a pool could not start.
 #[derive(Debug, thiserror::Error)]
@@ -40,13 +42,20 @@ pub enum RunError {
 /// makes of it), `S` each worker's state and `R` what each worker returns
 /// at the end. See the [crate docs](crate) for an example.
 pub struct PoolBuilder<L: Listener, C, S, R> {
-    listener: L,
-    poll: Poll,
+    base: Base<L>,
     state: S,
     finalize: Arc<dyn Fn(S) -> R + Send + Sync>,
     adapter: Adapter<L::Connection, C>,
+}
+
+/// The parts of a [`PoolBuilder`] whose types do not change as it is
+/// configured, moved whole from one builder type to the next.
+struct Base<L> {
+    listener: L,
+    poll: Poll,
     thread_name_prefix: String,
     tuning: Tuning,
+    limits: Limits,
     counters: Arc<Counters>,
 }
 
@@ -64,14 +73,17 @@ impl<L: Listener> PoolBuilder<L, L::Connection, (), ()> {
         let poll = Poll::new()?;
         poll.register(&mut listener, LISTENER, Interest::READABLE)?;
         Ok(PoolBuilder {
-            listener,
-            poll,
+            base: Base {
+                listener,
+                poll,
+                thread_name_prefix: "pool-".to_owned(),
+                tuning: Tuning::default(),
+                limits: Limits::default(),
+                counters: Arc::default(),
+            },
             state: (),
             finalize: Arc::new(|()| ()),
             adapter: Arc::new(|c| c),
-            thread_name_prefix: "pool-".to_owned(),
-            tuning: Tuning::default(),
-            counters: Arc::default(),
         })
     }
 }
@@ -84,14 +96,10 @@ impl<L: Listener, C, S, R> PoolBuilder<L, C, S, R> {
         S2: Clone + Send + 'static,
     {
         PoolBuilder {
-            listener: self.listener,
-            poll: self.poll,
+            base: self.base,
             state,
             finalize: Arc::new(|_| ()),
             adapter: self.adapter,
-            thread_name_prefix: self.thread_name_prefix,
-            tuning: self.tuning,
-            counters: self.counters,
         }
     }
 
@@ -102,21 +110,19 @@ impl<L: Listener, C, S, R> PoolBuilder<L, C, S, R> {
         F: Fn(S) -> R2 + Send + Sync + 'static,
     {
         PoolBuilder {
-            listener: self.listener,
-            poll: self.poll,
+            base: self.base,
             state: self.state,
             finalize: Arc::new(finalize),
             adapter: self.adapter,
-            thread_name_prefix: self.thread_name_prefix,
-            tuning: self.tuning,
-            counters: self.counters,
         }
     }
 
     /// Turns each accepted connection into the type the handler works on
     /// (a buffered wrapper, a protocol session, ...) before it is
-    /// registered. The new type only needs `mio::event::Source` (delegate it
-    /// to the inner stream), `Send` and `'static`.
+    /// registered. The new type needs [`Connection`] (for a type that
+    /// holds no output of its own and has no deadline, delegate
+    /// `mio::event::Source` to the inner stream and write
+    /// `impl mio_pool::Connection for MyType {}`), `Send` and `'static`.
     ///
     /// If the adapter panics, that connection is dropped and the panic is
     /// logged and counted in [`PoolStats::panics`](crate::PoolStats::panics);
@@ -124,24 +130,20 @@ impl<L: Listener, C, S, R> PoolBuilder<L, C, S, R> {
     pub fn with_adapter<NC, F>(self, adapter: F) -> PoolBuilder<L, NC, S, R>
     where
         F: Fn(L::Connection) -> NC + Send + Sync + 'static,
-        NC: mio::event::Source + Send + 'static,
+        NC: Connection + Send + 'static,
     {
         PoolBuilder {
-            listener: self.listener,
-            poll: self.poll,
+            base: self.base,
             state: self.state,
             finalize: self.finalize,
             adapter: Arc::new(adapter),
-            thread_name_prefix: self.thread_name_prefix,
-            tuning: self.tuning,
-            counters: self.counters,
         }
     }
 
     /// Names the worker threads `prefix` followed by their index (default:
     /// `pool-0`, `pool-1`, ...).
     pub fn set_thread_name_prefix(mut self, prefix: &str) -> Self {
-        prefix.clone_into(&mut self.thread_name_prefix);
+        prefix.clone_into(&mut self.base.thread_name_prefix);
         self
     }
 
@@ -152,7 +154,7 @@ impl<L: Listener, C, S, R> PoolBuilder<L, C, S, R> {
     /// cores, at the price of more thread wake-ups; larger values keep work
     /// on the threads that are already awake.
     pub fn set_events_per_poll(mut self, n: usize) -> Self {
-        self.tuning.events_per_poll = n.max(1);
+        self.base.tuning.events_per_poll = n.max(1);
         self
     }
 
@@ -171,16 +173,60 @@ impl<L: Listener, C, S, R> PoolBuilder<L, C, S, R> {
     /// latency tail; [`PoolStats::cpu_yields`](crate::PoolStats::cpu_yields)
     /// counts the yields.
     pub fn set_yield_after(mut self, after: Option<Duration>) -> Self {
-        self.tuning.yield_after = after;
+        self.base.tuning.yield_after = after;
+        self
+    }
+
+    /// Closes a connection that has had neither a readiness event nor a
+    /// handler call for `timeout`, and counts it in
+    /// [`PoolStats::timed_out`](crate::PoolStats::timed_out). The
+    /// connection is closed as after `Ok(true)`: its
+    /// [`on_deadline`](Connection::on_deadline) runs first, then
+    /// [`poll_close`](Connection::poll_close) may deliver what it still
+    /// holds. Default: none; `Duration::ZERO` switches it off again.
+    ///
+    /// It closes no earlier than `timeout` after the last event, and at most
+    /// an eighth of `timeout` later (plus however late a busy worker gets
+    /// to it): the pool keeps deadlines in a timer wheel whose tick is a
+    /// sixteenth of the shortest pool-wide timeout (between 1 and 50 ms).
+    /// An idle connection costs no CPU; an active one a store per event.
+    /// See "Deadlines, the cap and closing" in the [crate docs](crate).
+    pub fn set_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.base.limits.idle_timeout = (!timeout.is_zero()).then_some(timeout);
+        self
+    }
+
+    /// How long a connection may take to close once its handler returned
+    /// `Ok(true)` or a deadline passed: while its
+    /// [`poll_close`](Connection::poll_close) returns `WouldBlock` (output
+    /// still queued for a slow reader, say), the pool calls it again on
+    /// each event, and drops the connection when this runs out (counted in
+    /// [`PoolStats::timed_out`](crate::PoolStats::timed_out)). Default: 5 s,
+    /// or the idle timeout if that is shorter. `Duration::ZERO`: one try.
+    pub fn set_close_timeout(mut self, timeout: Duration) -> Self {
+        self.base.limits.close_timeout = Some(timeout);
+        self
+    }
+
+    /// At most `n` connections open at once: with `n` open, the pool stops
+    /// accepting, and new clients wait in the kernel's listen backlog
+    /// (neither refused nor accepted and closed) until a connection closes;
+    /// then they are accepted in order. [`PoolStats::open`](crate::PoolStats::open)
+    /// never exceeds `n`. Connections that are closing count as open.
+    /// Default: no cap; `0` switches it off again.
+    ///
+    /// What waits in the backlog is up to the OS: the listener's backlog
+    /// size bounds it (Linux: `somaxconn`, 4096 by default), and beyond
+    /// it new clients' handshakes are dropped and retried by their TCP.
+    pub fn set_max_connections(mut self, n: usize) -> Self {
+        self.base.limits.max_connections = (n > 0).then_some(n);
         self
     }
 
     /// A view of the pool's counters, available before the pool runs so
     /// that the handler can capture it.
     pub fn stats_handle(&self) -> StatsHandle {
-        StatsHandle {
-            counters: self.counters.clone(),
-        }
+        StatsHandle::new(self.base.counters.clone())
     }
 
     /// Starts `workers` threads that accept connections and call `on_ready`
@@ -193,7 +239,7 @@ impl<L: Listener, C, S, R> PoolBuilder<L, C, S, R> {
     /// | `Ok(false)`          | calls it again: there may be more                          |
     /// | `Err(WouldBlock)`    | re-arms the connection; calls it again when it is ready    |
     /// | `Err(Interrupted)`   | calls it again                                             |
-    /// | `Ok(true)`           | deregisters and drops the connection: it is done           |
+    /// | `Ok(true)`           | closes it: `poll_close`, then deregisters and drops it     |
     /// | any other `Err`      | counts a handler error, closes the connection             |
     /// | panics               | counts a panic, closes the connection; the worker lives on |
     ///
@@ -218,7 +264,7 @@ impl<L: Listener, C, S, R> PoolBuilder<L, C, S, R> {
     pub fn run<E>(self, workers: usize, on_ready: E) -> PoolHandle<R>
     where
         E: Fn(&mut C, &mut S) -> io::Result<bool> + Send + Sync + 'static,
-        C: mio::event::Source + Send + 'static,
+        C: Connection + Send + 'static,
         S: Clone + Send + 'static,
         R: Send + 'static,
     {
@@ -234,7 +280,7 @@ impl<L: Listener, C, S, R> PoolBuilder<L, C, S, R> {
     pub fn run_stateless<E>(self, workers: usize, on_ready: E) -> PoolHandle<R>
     where
         E: Fn(&mut C) -> io::Result<bool> + Send + Sync + 'static,
-        C: mio::event::Source + Send + 'static,
+        C: Connection + Send + 'static,
         S: Clone + Send + 'static,
         R: Send + 'static,
     {
@@ -251,26 +297,35 @@ impl<L: Listener, C, S, R> PoolBuilder<L, C, S, R> {
     pub fn try_run<E>(self, workers: usize, on_ready: E) -> Result<PoolHandle<R>, RunError>
     where
         E: Fn(&mut C, &mut S) -> io::Result<bool> + Send + Sync + 'static,
-        C: mio::event::Source + Send + 'static,
+        C: Connection + Send + 'static,
         S: Clone + Send + 'static,
         R: Send + 'static,
     {
         if workers == 0 {
             return Err(RunError::NoWorkers);
         }
+        let Base {
+            listener,
+            poll,
+            thread_name_prefix,
+            tuning,
+            limits,
+            counters,
+        } = self.base;
         let pool = Arc::new(Pool::new(
-            self.poll,
-            self.listener,
+            poll,
+            listener,
             self.adapter,
             on_ready,
-            self.counters.clone(),
-            self.tuning,
+            counters.clone(),
+            tuning,
+            limits,
         ));
         let control: Arc<dyn Control> = pool.clone();
         let mut handle = PoolHandle {
             control,
             workers: Vec::with_capacity(workers),
-            counters: self.counters,
+            counters,
         };
         for index in 0..workers {
             let pool = pool.clone();
@@ -278,7 +333,7 @@ impl<L: Listener, C, S, R> PoolBuilder<L, C, S, R> {
             let finalize = self.finalize.clone();
             let alive = Alive::new(&pool);
             let spawned = thread::Builder::new()
-                .name(format!("{}{index}", self.thread_name_prefix))
+                .name(format!("{thread_name_prefix}{index}"))
                 .spawn(move || {
                     let _alive = alive;
                     pool.work(&mut state);
@@ -297,10 +352,11 @@ impl<L: Listener, C, S, R> PoolBuilder<L, C, S, R> {
 impl<L: Listener, C, S, R> fmt::Debug for PoolBuilder<L, C, S, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PoolBuilder")
-            .field("poll", &self.poll)
-            .field("thread_name_prefix", &self.thread_name_prefix)
-            .field("events_per_poll", &self.tuning.events_per_poll)
-            .field("yield_after", &self.tuning.yield_after)
+            .field("poll", &self.base.poll)
+            .field("thread_name_prefix", &self.base.thread_name_prefix)
+            .field("events_per_poll", &self.base.tuning.events_per_poll)
+            .field("yield_after", &self.base.tuning.yield_after)
+            .field("limits", &self.base.limits)
             .finish_non_exhaustive()
     }
 }

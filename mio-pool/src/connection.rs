@@ -31,8 +31,10 @@ pub trait Connection: Source {
     ///
     /// `Ok(())`: done, the pool deregisters and drops the connection.
     /// `Err(WouldBlock)`: not yet; the pool calls again on the next
-    /// readiness event of the connection, up to the close deadline the pool
-    /// sets (see `PoolBuilder`), after which it drops the connection anyway.
+    /// readiness event of the connection, up to the close timeout
+    /// ([`PoolBuilder::set_close_timeout`](crate::PoolBuilder::set_close_timeout)),
+    /// after which it drops the connection anyway. So return `WouldBlock`
+    /// only where an event will follow (the socket refused a write).
     /// Any other error: the pool drops the connection at once.
     ///
     /// The default returns `Ok(())`: nothing is held back.
@@ -44,7 +46,11 @@ pub trait Connection: Source {
     /// doing (for example: the whole request head must have arrived), or
     /// `None` for no deadline of its own. The pool asks after every handler
     /// call, so a connection sets or moves its deadline from inside the
-    /// handler. The pool's idle timeout, if set, applies independently.
+    /// handler (and once at accept). The pool's idle timeout
+    /// ([`PoolBuilder::set_idle_timeout`](crate::PoolBuilder::set_idle_timeout)),
+    /// if set, applies independently. A deadline never fires early, and
+    /// fires within a quarter of its length for deadlines of 400 ms or more
+    /// (see the [crate docs](crate)).
     ///
     /// The default is `None`.
     fn deadline(&self) -> Option<Instant> {

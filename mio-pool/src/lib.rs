@@ -58,6 +58,16 @@
 //! assert_eq!(&result.unwrap(), b"hello world");
 //! ```
 //!
+//! # TLS
+//!
+//! With the cargo feature `tls`, [`tls::TlsAcceptor`] makes each accepted
+//! connection a [`tls::TlsStream`] on rustls (`.with_adapter(move |tcp|
+//! acceptor.accept(tcp))`): the handshake runs inside the handler's reads,
+//! driven by readiness, and the handler reads and writes plaintext under the
+//! same contract as on TCP. The [`tls`] module docs have a complete example
+//! and what it guarantees (writes are not lost, `close_notify` on close, bad
+//! input closes only its own connection, a handshake deadline).
+//!
 //! # How it works
 //!
 //! Every worker thread loops on one shared [`poll::Poll`]: it waits for
@@ -86,6 +96,136 @@
 //! Tokens carry the slot's generation, so an event of a closed connection
 //! never reaches a newer connection that reuses its slot.
 //!
+//! # Deadlines, the cap and closing
+//!
+//! A server on the pool alone would keep every connection a client holds
+//! open, however long and however many. Three settings bound that:
+//!
+//! * [`PoolBuilder::set_idle_timeout`]: a connection with neither a
+//!   readiness event nor a handler call for that long is closed.
+//! * [`Connection::deadline`]: a connection sets and moves its own deadline
+//!   (a header deadline, say); the pool asks after every handler call (and
+//!   at accept). When it passes, [`Connection::on_deadline`] may queue a last
+//!   reply (`408`), then the connection is closed.
+//! * [`PoolBuilder::set_max_connections`]: with `n` open, the pool stops
+//!   accepting; new clients wait in the kernel's listen backlog, neither
+//!   refused nor accepted and closed, and are accepted as connections close.
+//!
+//! Closing (the handler returned `Ok(true)`, or a deadline passed) calls
+//! [`Connection::poll_close`], so a connection that still holds output
+//! delivers it first: while it returns `WouldBlock`, the connection stays
+//! registered and `poll_close` is called again on each of its events, up to
+//! the close timeout ([`PoolBuilder::set_close_timeout`], default 5 s or the
+//! idle timeout if shorter). Handler errors and panics close at once.
+//! Timeouts of all three kinds are counted in [`PoolStats::timed_out`].
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use std::time::{Duration, Instant};
+//! use mio_pool::{Connection, PoolBuilder};
+//!
+//! /// A session that must send a whole line within 200 ms of its first byte.
+//! struct Session {
+//!     stream: mio::net::TcpStream,
+//!     line_due: Option<Instant>,
+//! }
+//!
+//! impl mio::event::Source for Session {
+//!     // ... delegates register, reregister and deregister to `stream`
+//! #   fn register(&mut self, r: &mio::Registry, t: mio::Token, i: mio::Interest) -> std::io::Result<()> {
+//! #       self.stream.register(r, t, i)
+//! #   }
+//! #   fn reregister(&mut self, r: &mio::Registry, t: mio::Token, i: mio::Interest) -> std::io::Result<()> {
+//! #       self.stream.reregister(r, t, i)
+//! #   }
+//! #   fn deregister(&mut self, r: &mio::Registry) -> std::io::Result<()> {
+//! #       self.stream.deregister(r)
+//! #   }
+//! }
+//!
+//! impl Connection for Session {
+//!     fn deadline(&self) -> Option<Instant> {
+//!         self.line_due
+//!     }
+//!     fn on_deadline(&mut self) {
+//!         let _ = self.stream.write_all(b"too slow\n"); // a few bytes: they fit
+//!     }
+//! }
+//!
+//! let server = mio::net::TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+//! let addr = server.local_addr().unwrap();
+//! let pool = PoolBuilder::from(server)
+//!     .unwrap()
+//!     .set_idle_timeout(Duration::from_secs(60))
+//!     .set_max_connections(1000)
+//!     .with_adapter(|stream| Session { stream, line_due: None })
+//!     .run_stateless(1, |s: &mut Session| {
+//!         let mut buf = [0u8; 1024];
+//!         let n = s.stream.read(&mut buf)?;
+//!         if n == 0 {
+//!             return Ok(true);
+//!         }
+//!         if buf[..n].contains(&b'\n') {
+//!             s.line_due = None; // a whole line: no deadline until the next
+//!         } else {
+//!             s.line_due.get_or_insert(Instant::now() + Duration::from_millis(200));
+//!         }
+//!         Ok(false)
+//!     });
+//!
+//! let mut slow = std::net::TcpStream::connect(addr).unwrap();
+//! slow.write_all(b"half a li").unwrap();
+//! let mut reply = String::new();
+//! slow.read_to_string(&mut reply).unwrap(); // until the pool closes it
+//! assert_eq!(reply, "too slow\n");
+//! assert_eq!(pool.stats().timed_out, 1);
+//! pool.terminate();
+//! ```
+//!
+//! A connection goes through these states:
+//!
+//! | state     | an event makes the pool        | its deadline passing makes the pool                  |
+//! |-----------|--------------------------------|------------------------------------------------------|
+//! | open      | call the handler               | call `on_deadline`, then close                       |
+//! | closing   | call `poll_close` again        | drop it                                              |
+//! | closed    | nothing                        | nothing                                              |
+//!
+//! Guaranteed:
+//!
+//! * A deadline never fires early. The idle timeout fires at most an eighth
+//!   of its length late, and a connection's own deadline at most 100 ms
+//!   late (two ticks of the pool's timer wheel, whose tick is a sixteenth of
+//!   the shortest pool-wide timeout, between 1 and 50 ms), plus however late
+//!   a busy worker gets to it: within a quarter of any deadline of 400 ms or
+//!   more.
+//! * No hook runs while the handler runs on the same connection, and
+//!   `on_deadline` runs once.
+//! * [`PoolStats::open`] never exceeds the cap; connections that are
+//!   closing count as open.
+//! * Cost: with no deadline set, nothing per event beyond a call of
+//!   `Connection::deadline`; with one, O(1) per event (a store, and a
+//!   timer-wheel insert only when a deadline moves earlier). No extra
+//!   thread and no extra system call per event: the workers' poll timeout
+//!   carries the next expiry, and whichever worker wakes first sweeps.
+//!
+//! Not guaranteed:
+//!
+//! * How long clients wait in the backlog, nor how many: the OS bounds the
+//!   backlog (`somaxconn`), and beyond it drops handshakes for the client to
+//!   retry.
+//! * That a closing connection delivers everything: the close timeout cuts
+//!   it off, and the peer may see a reset.
+//! * Sub-tick precision: deadlines shorter than about 400 ms may fire up to
+//!   two ticks late, more than a quarter of their length.
+//!
+//! # Changes from 0.5 in the connection type
+//!
+//! The handler's connection type (the listener's, or what
+//! [`with_adapter`](PoolBuilder::with_adapter) makes) must implement
+//! [`Connection`], not just `mio::event::Source`. mio's `TcpStream` and
+//! `UnixStream` do; for a type of your own that needs none of the hooks,
+//! add `impl mio_pool::Connection for MyType {}`.
+//!
 //! # Guarantees
 //!
 //! * A connection is handled by one worker at a time.
@@ -113,6 +253,7 @@
 //!   hand-off delay of about a millisecond, events that the worker would have
 //!   picked up next). Do not block in handlers.
 
+#![forbid(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]
 #![doc(test(attr(deny(warnings))))]
 
@@ -121,16 +262,21 @@ mod connection;
 mod conns;
 mod handle;
 mod listener;
+mod stats;
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+pub mod tls;
 mod worker;
 
 pub use builder::{PoolBuilder, RunError};
 pub use connection::Connection;
-pub use handle::{PoolHandle, PoolStats, StatsHandle};
+pub use handle::PoolHandle;
 pub use listener::Listener;
 /// An implementation of a `Poll` interface very similar to that of
 /// `mio::Poll`, that many threads may call at once: the `mio-pool-poll`
 /// crate.
 pub use mio_pool_poll as poll;
+pub use stats::{PoolStats, StatsHandle};
 
 /// The README's example, run as a doctest so that it cannot drift.
 #[cfg(doctest)]

@@ -14,7 +14,10 @@ use std::io;
 /// [`mio::net::UnixListener`]. A wrapper of your own (a TLS acceptor, say)
 /// only needs to delegate `mio::event::Source` and `accept`.
 pub trait Listener: mio::event::Source + Send + Sync + 'static {
-    /// The type of accepted connections.
+    /// The type of accepted connections. Without an adapter
+    /// ([`PoolBuilder::with_adapter`](crate::PoolBuilder::with_adapter)) it
+    /// is what the handler sees, and must then implement
+    /// [`Connection`](crate::Connection) too.
     type Connection: mio::event::Source + Send + 'static;
 
     /// Accepts a new connection, without blocking: `WouldBlock` when there

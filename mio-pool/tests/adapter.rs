@@ -15,6 +15,7 @@ struct Session {
 }
 
 delegate_source!(Session, stream);
+impl mio_pool::Connection for Session {}
 
 #[test]
 fn the_handler_sees_the_adapted_type() {

@@ -79,6 +79,7 @@ struct Endless {
 }
 
 delegate_source!(Endless, stream);
+impl mio_pool::Connection for Endless {}
 
 /// A pool with one worker whose one connection is always ready: it
 /// returns `Ok(false)` forever once told to spin, so that worker never

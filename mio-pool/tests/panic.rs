@@ -201,6 +201,7 @@ struct DropPanics {
 }
 
 delegate_source!(DropPanics, stream);
+impl mio_pool::Connection for DropPanics {}
 
 impl Drop for DropPanics {
     fn drop(&mut self) {

@@ -177,29 +177,15 @@ struct DeregisterPanics {
     dying: Arc<AtomicBool>,
 }
 
-impl mio::event::Source for DeregisterPanics {
-    fn register(
-        &mut self,
-        r: &mio::Registry,
-        t: mio::Token,
-        i: mio::Interest,
-    ) -> std::io::Result<()> {
-        self.stream.register(r, t, i)
-    }
-    fn reregister(
-        &mut self,
-        r: &mio::Registry,
-        t: mio::Token,
-        i: mio::Interest,
-    ) -> std::io::Result<()> {
-        self.stream.reregister(r, t, i)
-    }
-    fn deregister(&mut self, r: &mio::Registry) -> std::io::Result<()> {
+delegate_source!(DeregisterPanics, stream, before_deregister = die_if_doomed);
+impl mio_pool::Connection for DeregisterPanics {}
+
+impl DeregisterPanics {
+    fn die_if_doomed(&mut self) {
         if self.doomed {
             self.dying.store(true, Ordering::Release);
             panic!("a connection whose deregister panics");
         }
-        self.stream.deregister(r)
     }
 }
 

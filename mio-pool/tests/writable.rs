@@ -18,6 +18,7 @@ struct Pending {
 }
 
 delegate_source!(Pending, stream);
+impl mio_pool::Connection for Pending {}
 
 fn big_reply(c: &mut Pending) -> io::Result<bool> {
     let mut buf = [0u8; 64];

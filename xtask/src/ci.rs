@@ -9,7 +9,7 @@ struct Step {
 }
 
 /// What `.ci/run` runs after installing the stock clients, in its order.
-const STEPS: [Step; 6] = [
+const STEPS: [Step; 7] = [
     Step {
         args: &["fmt", "--all", "--check"],
         env: &[],
@@ -31,6 +31,10 @@ const STEPS: [Step; 6] = [
     },
     Step {
         args: &["xtask", "bench", "--quick"],
+        env: &[],
+    },
+    Step {
+        args: &["xtask", "soak", "--quick"],
         env: &[],
     },
     // The library crates as crates.io would get them, in dependency order
@@ -79,7 +83,7 @@ pub fn steps_help() -> String {
 }
 
 /// Runs the steps of `.ci/run` (format, lints, tests, the benchmark's smoke
-/// test, packaging, the loom models), stopping at the first failure.
+/// test, the soak, packaging, the loom models), stopping at the first failure.
 pub fn run() -> ExitCode {
     for step in &STEPS {
         let line = step.line();

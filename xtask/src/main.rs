@@ -5,12 +5,27 @@
 //!   `--help` lists the steps).
 //! - `cargo xtask bench [--quick]`: mio-pool against tokio, a thread per
 //!   connection and a bare mio loop, side by side (see [`mod@bench`]).
+//! - `cargo xtask soak [--secs N] [--quick]`: the `http` and `kv` examples
+//!   under well-behaved and hostile clients; nothing may be lost (see
+//!   [`soak`]).
 //! - `cargo xtask peer {tokio|threads|bare-mio}`: the peer echo servers that
 //!   the benchmark runs (see [`peer`]).
+//!
+//! Kept light: the `cargo xtask` alias builds without the `bench` feature,
+//! so `ci` and `soak` compile only clap and libc. The benchmark and the peers need
+//! tokio, plotters and hdrhistogram: `bench` and `peer` build the release
+//! binary with the feature and hand over to it ([`workspace`]).
+
+// The light build compiles the shared helpers without the benchmark that
+// uses most of them.
+#![cfg_attr(not(feature = "bench"), allow(dead_code, unused_imports))]
 
 mod bench;
 mod ci;
 mod peer;
+mod process;
+mod soak;
+mod workspace;
 
 use std::process::ExitCode;
 
@@ -35,7 +50,10 @@ enum Command {
     #[command(after_help = ci::steps_help())]
     Ci,
     /// Benchmark mio-pool against its peers and external anchors.
+    #[command(after_help = bench::DURATIONS)]
     Bench(bench::BenchArgs),
+    /// Soak the http and kv examples with good and hostile clients; fails if a reply is lost or wrong.
+    Soak(soak::SoakArgs),
     /// Run one of the peer echo servers that the benchmark compares against.
     Peer(peer::PeerArgs),
 }
@@ -45,12 +63,32 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Ci => ci::run(),
         Command::Bench(args) => bench::run(&args),
-        Command::Peer(args) => match peer::run(&args) {
+        Command::Soak(args) => soak::run(&args),
+        Command::Peer(args) => run_peer(&args),
+    }
+}
+
+/// Runs a peer server here, or (light build) in the release xtask.
+fn run_peer(args: &peer::PeerArgs) -> ExitCode {
+    #[cfg(feature = "bench")]
+    {
+        match peer::run(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("xtask peer {}: {e}", args.kind.name());
                 ExitCode::FAILURE
             }
-        },
+        }
+    }
+    #[cfg(not(feature = "bench"))]
+    {
+        let _ = args;
+        match workspace::Workspace::locate() {
+            Ok(ws) => ws.hand_over(false),
+            Err(e) => {
+                eprintln!("xtask peer: {e}");
+                ExitCode::FAILURE
+            }
+        }
     }
 }

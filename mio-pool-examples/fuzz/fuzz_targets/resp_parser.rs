@@ -1,12 +1,12 @@
-//! Arbitrary bytes, split where the first bytes say, through `kv::serve`
-//! with one `resp::Parser`, as a connection would feed them: no panic, the
-//! held input stays within the request limit, and whatever is consumed in
-//! pieces is consumed whole too.
+//! Arbitrary bytes, split where the first byte says, through one
+//! `kv::Session` (and its `resp::Parser`), as a connection would feed them:
+//! no panic, the held input stays within the request limit, and nothing
+//! closes without a reply.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mio_pool_examples::kv::{self, Store};
-use mio_pool_examples::resp::{Parser, MAX_INLINE};
+use mio_pool_examples::kv::{Server, Session};
+use mio_pool_examples::resp::MAX_INLINE;
 
 const MAX_REQUEST: usize = 4096;
 
@@ -15,14 +15,14 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let step_len = usize::from(split % 32) + 1;
-    let store = Store::new();
-    let mut parser = Parser::new();
-    parser.set_max_request(MAX_REQUEST);
+    let server = Server::new(6380);
+    let mut session = Session::default();
+    session.set_limits(MAX_REQUEST, 1 << 16);
     let (mut start, mut end) = (0, 0);
     while end < input.len() {
         end = (end + step_len).min(input.len());
         let mut out = Vec::new();
-        let step = kv::serve(&store, &mut parser, &input[start..end], &mut out, 1 << 16);
+        let step = session.serve(&server, &input[start..end], &mut out);
         assert!(step.consumed <= end - start);
         if step.close {
             assert!(!out.is_empty(), "closed without a reply");

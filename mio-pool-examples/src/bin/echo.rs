@@ -3,6 +3,13 @@
 //! ```text
 //! cargo run --release -p mio-pool-examples --bin echo -- --addr 127.0.0.1:7000
 //! ```
+//!
+//! Over TLS (see the README for making a test certificate):
+//!
+//! ```text
+//! cargo run --release -p mio-pool-examples --bin echo -- --tls-cert cert.pem --tls-key key.pem
+//! openssl s_client -connect 127.0.0.1:7000 -CAfile cert.pem -quiet
+//! ```
 
 use mio_pool_examples::{cli, echo, server};
 

@@ -7,6 +7,13 @@
 //! curl http://127.0.0.1:8080/stats
 //! curl --data-binary @file http://127.0.0.1:8080/
 //! ```
+//!
+//! Over TLS (see the README for making a test certificate):
+//!
+//! ```text
+//! cargo run --release -p mio-pool-examples --bin http -- --tls-cert cert.pem --tls-key key.pem
+//! curl --cacert cert.pem https://localhost:8080/
+//! ```
 
 use mio_pool::StatsHandle;
 use mio_pool_examples::server::Draining;
@@ -20,7 +27,8 @@ fn main() -> std::process::ExitCode {
         "127.0.0.1:8080",
     ))
     .get_matches();
-    let opts = cli::options(&m);
+    // Over TLS, clients that negotiate ALPN learn it is HTTP/1.1.
+    let opts = cli::options(&m).with_alpn(&[b"http/1.1"]);
     let limits = limits::http_limits(&m);
     cli::init_logging();
     let result = server::run(

@@ -1,40 +1,54 @@
-//! `kv`: an in-memory key-value server speaking the Redis protocol (RESP2).
+//! `kv`: a Redis-compatible in-memory cache on mio-pool (RESP2 and RESP3).
 //!
 //! ```text
 //! cargo run --release -p mio-pool-examples --bin kv
 //! redis-cli -p 6380 SET greeting hello
-//! redis-benchmark -p 6380 -t set,get,incr -q
+//! redis-benchmark -p 6380 -q
 //! ```
 //!
 //! The data lives in memory only, like `redis-server` without persistence:
 //! a restart (SIGHUP included) empties it.
+//!
+//! Over TLS (see the README for making a test certificate):
+//!
+//! ```text
+//! cargo run --release -p mio-pool-examples --bin kv -- --tls-cert cert.pem --tls-key key.pem
+//! redis-cli -p 6380 --tls --cacert cert.pem PING
+//! ```
 
 use std::sync::Arc;
 
-use mio_pool_examples::kv::{self, Store};
-use mio_pool_examples::{cli, limits, resp, server};
+use mio_pool_examples::kv::{self, Server, Session};
+use mio_pool_examples::server::ServerConn;
+use mio_pool_examples::{cli, limits, server};
+
+/// `--help`'s description: what is supported and what is not.
+const ABOUT: &str = "Redis-compatible in-memory cache on mio-pool: redis-cli, redis-benchmark, \
+                     redis-py and node-redis work against it with their default settings. The data \
+                     is kept in memory only (like redis-server without persistence): a restart, \
+                     SIGHUP's included, empties it.";
 
 fn main() -> std::process::ExitCode {
-    let m = limits::kv_args(cli::command(
-        "kv",
-        "Key-value server on mio-pool speaking the Redis protocol: redis-cli and redis-benchmark work against it. \
-         The data is kept in memory only (like redis-server without persistence): a restart, SIGHUP's included, empties it.",
-        "127.0.0.1:6380",
-    ))
-    .get_matches();
+    let m = limits::kv_args(cli::command("kv", ABOUT, "127.0.0.1:6380").after_help(kv::SUPPORTED))
+        .get_matches();
     let opts = cli::options(&m);
     let limits = limits::kv_limits(&m);
     cli::init_logging();
-    let store = Arc::new(Store::new());
     let result = server::run(
         "kv",
         &opts,
-        |_stats, _draining| store,
-        move |conn, store: &mut Arc<Store>| {
+        |stats, _draining| {
+            let server = Arc::new(Server::new(opts.addr.port()).with_stats(stats));
+            if let Err(e) = kv::expiry::spawn(&server) {
+                log::error!("no active expiry: {e}");
+            }
+            server
+        },
+        move |conn: &mut ServerConn<Session>, server: &mut Arc<Server>| {
             conn.set_output_limit(limits.max_output);
-            conn.drive(|parser: &mut resp::Parser, input, out| {
-                parser.set_max_request(limits.max_request);
-                kv::serve(store, parser, input, out, limits.max_output)
+            conn.drive(|session, input, out| {
+                session.set_limits(limits.max_request, limits.max_output);
+                session.serve(server, input, out)
             })
         },
     );

@@ -21,13 +21,20 @@ pub const HELLO: &str = "Hello from mio-pool!\n";
 /// let json = mio_pool_examples::http::stats_json(&mio_pool::PoolStats::default());
 /// assert_eq!(
 ///     json,
-///     "{\"accepted\":0,\"open\":0,\"closed\":0,\"handler_errors\":0,\"panics\":0,\"accept_errors\":0,\"cpu_yields\":0}\n"
+///     "{\"accepted\":0,\"open\":0,\"closed\":0,\"handler_errors\":0,\"panics\":0,\"accept_errors\":0,\"cpu_yields\":0,\"timed_out\":0}\n"
 /// );
 /// ```
 pub fn stats_json(s: &PoolStats) -> String {
     format!(
-        "{{\"accepted\":{},\"open\":{},\"closed\":{},\"handler_errors\":{},\"panics\":{},\"accept_errors\":{},\"cpu_yields\":{}}}\n",
-        s.accepted, s.open, s.closed, s.handler_errors, s.panics, s.accept_errors, s.cpu_yields
+        "{{\"accepted\":{},\"open\":{},\"closed\":{},\"handler_errors\":{},\"panics\":{},\"accept_errors\":{},\"cpu_yields\":{},\"timed_out\":{}}}\n",
+        s.accepted,
+        s.open,
+        s.closed,
+        s.handler_errors,
+        s.panics,
+        s.accept_errors,
+        s.cpu_yields,
+        s.timed_out
     )
 }
 

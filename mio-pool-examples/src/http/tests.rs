@@ -161,7 +161,7 @@ fn pipelined_requests_are_answered_in_order() {
     assert_eq!(responses(&text), ["200", "404", "200", "200"]);
     assert!(text.contains(HELLO));
     assert!(text.contains(
-        "{\"accepted\":3,\"open\":1,\"closed\":2,\"handler_errors\":0,\"panics\":0,\"accept_errors\":0,\"cpu_yields\":0}\n"
+        "{\"accepted\":3,\"open\":1,\"closed\":2,\"handler_errors\":0,\"panics\":0,\"accept_errors\":0,\"cpu_yields\":0,\"timed_out\":0}\n"
     ));
     assert!(text.ends_with(&format!("Connection: close\r\n\r\n{HELLO}")));
 }

@@ -1,10 +1,8 @@
-//! The commands of the `kv` server, executed against a [`Store`], with
-//! replies and error messages as Redis words them.
+//! The command table of the `kv` server: each command's name, arity, flags
+//! and code, and the error replies they share, worded as Redis words them.
 
-use std::time::Duration;
-
-use super::store::{parse_i64, IncrError, SetOptions, Store, Ttl};
-use crate::resp;
+use super::{connection, keyspace, strings, transaction, Server, Session};
+use crate::resp::Reply;
 
 /// What the connection does after a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,412 +13,216 @@ pub enum Outcome {
     Close,
 }
 
-type Run = fn(&Store, &[&[u8]], &mut Vec<u8>) -> Outcome;
-
-/// A command: its lower-case name, Redis-style arity (exact count
-/// including the name when positive, minimum when negative), and code.
-struct Spec {
-    name: &'static str,
-    arity: i32,
-    run: Run,
+/// What a command runs with.
+#[derive(Debug)]
+pub struct Ctx<'a> {
+    /// The state every connection shares.
+    pub server: &'a Server,
+    /// This connection's state.
+    pub session: &'a mut Session,
+    /// Where the reply goes.
+    pub out: Reply<'a>,
 }
 
-const COMMANDS: &[Spec] = &[
-    Spec {
-        name: "ping",
-        arity: -1,
-        run: ping,
-    },
-    Spec {
-        name: "echo",
-        arity: 2,
-        run: echo,
-    },
-    Spec {
-        name: "get",
-        arity: 2,
-        run: get,
-    },
-    Spec {
-        name: "set",
-        arity: -3,
-        run: set,
-    },
-    Spec {
-        name: "del",
-        arity: -2,
-        run: del,
-    },
-    Spec {
-        name: "exists",
-        arity: -2,
-        run: exists,
-    },
-    Spec {
-        name: "incr",
-        arity: 2,
-        run: incr,
-    },
-    Spec {
-        name: "decr",
-        arity: 2,
-        run: decr,
-    },
-    Spec {
-        name: "incrby",
-        arity: 3,
-        run: incrby,
-    },
-    Spec {
-        name: "decrby",
-        arity: 3,
-        run: decrby,
-    },
-    Spec {
-        name: "mget",
-        arity: -2,
-        run: mget,
-    },
-    Spec {
-        name: "mset",
-        arity: -3,
-        run: mset,
-    },
-    Spec {
-        name: "ttl",
-        arity: 2,
-        run: ttl,
-    },
-    Spec {
-        name: "pttl",
-        arity: 2,
-        run: pttl,
-    },
-    Spec {
-        name: "dbsize",
-        arity: 1,
-        run: dbsize,
-    },
-    Spec {
-        name: "flushall",
-        arity: -1,
-        run: flushall,
-    },
-    Spec {
-        name: "select",
-        arity: 2,
-        run: select,
-    },
-    Spec {
-        name: "command",
-        arity: -1,
-        run: command,
-    },
-    Spec {
-        name: "config",
-        arity: -2,
-        run: config,
-    },
-    Spec {
-        name: "quit",
-        arity: -1,
-        run: quit,
-    },
+/// The code of a command: `args[0]` is its name; the arity is checked.
+pub(crate) type Run = fn(&mut Ctx<'_>, &[&[u8]]) -> Outcome;
+
+/// Runs with the store gate held shared (see `Store`'s locking notes):
+/// every command that reads or writes keys.
+pub(crate) const KEYS: u8 = 1;
+/// Runs at once even inside `MULTI` (it is not queued): `EXEC`, `DISCARD`,
+/// `MULTI`, `WATCH`, `QUIT`, `RESET`, as in Redis.
+pub(crate) const TX_CONTROL: u8 = 2;
+
+/// A command: its lower-case name, Redis-style arity (exact count including
+/// the name when positive, minimum when negative), flags, the positions of
+/// its first and last key and the step between keys (for `COMMAND INFO`;
+/// last `-1` means the last argument), its group, the syntax of its
+/// arguments and a one-line summary (for `COMMAND DOCS`), and its code.
+#[derive(Debug)]
+pub(crate) struct Spec {
+    pub name: &'static str,
+    pub arity: i32,
+    pub flags: u8,
+    pub keys: (i32, i32, i32),
+    pub group: &'static str,
+    pub syntax: &'static str,
+    pub summary: &'static str,
+    pub run: Run,
+}
+
+macro_rules! spec {
+    ($name:literal, $arity:expr, $flags:expr, $keys:expr, $group:literal, $syntax:literal, $summary:literal, $run:expr) => {
+        Spec {
+            name: $name,
+            arity: $arity,
+            flags: $flags,
+            keys: $keys,
+            group: $group,
+            syntax: $syntax,
+            summary: $summary,
+            run: $run,
+        }
+    };
+}
+
+const NO_KEYS: (i32, i32, i32) = (0, 0, 0);
+const ONE_KEY: (i32, i32, i32) = (1, 1, 1);
+const ALL_KEYS: (i32, i32, i32) = (1, -1, 1);
+
+/// Every command the server knows.
+pub(crate) const COMMANDS: &[Spec] = &[
+    // Strings.
+    spec!("get", 2, KEYS, ONE_KEY, "string", "key", "Returns the string value of a key.", strings::get),
+    spec!("set", -3, KEYS, ONE_KEY, "string", "key value [NX|XX] [GET] [EX seconds|PX milliseconds|EXAT unix-time-seconds|PXAT unix-time-milliseconds|KEEPTTL]", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", strings::set),
+    spec!("setnx", 3, KEYS, ONE_KEY, "string", "key value", "Set the string value of a key only when the key doesn't exist.", strings::setnx),
+    spec!("setex", 4, KEYS, ONE_KEY, "string", "key seconds value", "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.", strings::setex),
+    spec!("psetex", 4, KEYS, ONE_KEY, "string", "key milliseconds value", "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.", strings::psetex),
+    spec!("getset", 3, KEYS, ONE_KEY, "string", "key value", "Returns the previous string value of a key after setting it to a new value.", strings::getset),
+    spec!("getdel", 2, KEYS, ONE_KEY, "string", "key", "Returns the string value of a key after deleting the key.", strings::getdel),
+    spec!("getex", -2, KEYS, ONE_KEY, "string", "key [EX seconds|PX milliseconds|EXAT unix-time-seconds|PXAT unix-time-milliseconds|PERSIST]", "Returns the string value of a key after setting its expiration time.", strings::getex),
+    spec!("append", 3, KEYS, ONE_KEY, "string", "key value", "Appends a string to the value of a key. Creates the key if it doesn't exist.", strings::append),
+    spec!("strlen", 2, KEYS, ONE_KEY, "string", "key", "Returns the length of a string value.", strings::strlen),
+    spec!("getrange", 4, KEYS, ONE_KEY, "string", "key start end", "Returns a substring of the string stored at a key.", strings::getrange),
+    spec!("setrange", 4, KEYS, ONE_KEY, "string", "key offset value", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", strings::setrange),
+    spec!("incr", 2, KEYS, ONE_KEY, "string", "key", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", strings::incr),
+    spec!("incrby", 3, KEYS, ONE_KEY, "string", "key increment", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", strings::incrby),
+    spec!("decr", 2, KEYS, ONE_KEY, "string", "key", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", strings::decr),
+    spec!("decrby", 3, KEYS, ONE_KEY, "string", "key decrement", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", strings::decrby),
+    spec!("incrbyfloat", 3, KEYS, ONE_KEY, "string", "key increment", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", strings::incrbyfloat),
+    spec!("mget", -2, KEYS, ALL_KEYS, "string", "key [key ...]", "Atomically returns the string values of one or more keys.", strings::mget),
+    spec!("mset", -3, KEYS, (1, -1, 2), "string", "key value [key value ...]", "Atomically creates or modifies the string values of one or more keys.", strings::mset),
+    spec!("msetnx", -3, KEYS, (1, -1, 2), "string", "key value [key value ...]", "Atomically modifies the string values of one or more keys only when all keys don't exist.", strings::msetnx),
+    // Keys.
+    spec!("del", -2, KEYS, ALL_KEYS, "generic", "key [key ...]", "Deletes one or more keys.", keyspace::del),
+    spec!("unlink", -2, KEYS, ALL_KEYS, "generic", "key [key ...]", "Asynchronously deletes one or more keys.", keyspace::del),
+    spec!("exists", -2, KEYS, ALL_KEYS, "generic", "key [key ...]", "Determines whether one or more keys exist.", keyspace::exists),
+    spec!("type", 2, KEYS, ONE_KEY, "generic", "key", "Determines the type of value stored at a key.", keyspace::type_),
+    spec!("expire", -3, KEYS, ONE_KEY, "generic", "key seconds [NX|XX|GT|LT]", "Sets the expiration time of a key in seconds.", keyspace::expire),
+    spec!("pexpire", -3, KEYS, ONE_KEY, "generic", "key milliseconds [NX|XX|GT|LT]", "Sets the expiration time of a key in milliseconds.", keyspace::pexpire),
+    spec!("expireat", -3, KEYS, ONE_KEY, "generic", "key unix-time-seconds [NX|XX|GT|LT]", "Sets the expiration time of a key to a Unix timestamp.", keyspace::expireat),
+    spec!("pexpireat", -3, KEYS, ONE_KEY, "generic", "key unix-time-milliseconds [NX|XX|GT|LT]", "Sets the expiration time of a key to a Unix milliseconds timestamp.", keyspace::pexpireat),
+    spec!("ttl", 2, KEYS, ONE_KEY, "generic", "key", "Returns the expiration time in seconds of a key.", keyspace::ttl),
+    spec!("pttl", 2, KEYS, ONE_KEY, "generic", "key", "Returns the expiration time in milliseconds of a key.", keyspace::pttl),
+    spec!("persist", 2, KEYS, ONE_KEY, "generic", "key", "Removes the expiration time of a key.", keyspace::persist),
+    spec!("keys", 2, KEYS, NO_KEYS, "generic", "pattern", "Returns all key names that match a pattern.", keyspace::keys),
+    spec!("scan", -2, KEYS, NO_KEYS, "generic", "cursor [MATCH pattern] [COUNT count] [TYPE type]", "Iterates over the key names in the database.", keyspace::scan),
+    spec!("randomkey", 1, KEYS, NO_KEYS, "generic", "", "Returns a random key name from the database.", keyspace::randomkey),
+    spec!("rename", 3, KEYS, (1, 2, 1), "generic", "key newkey", "Renames a key and overwrites the destination.", keyspace::rename),
+    spec!("renamenx", 3, KEYS, (1, 2, 1), "generic", "key newkey", "Renames a key only when the target key name doesn't exist.", keyspace::renamenx),
+    spec!("dbsize", 1, KEYS, NO_KEYS, "server", "", "Returns the number of keys in the database.", keyspace::dbsize),
+    spec!("flushdb", -1, KEYS, NO_KEYS, "server", "[ASYNC|SYNC]", "Remove all keys from the current database.", keyspace::flush),
+    spec!("flushall", -1, KEYS, NO_KEYS, "server", "[ASYNC|SYNC]", "Removes all keys from all databases.", keyspace::flush),
+    // Transactions.
+    spec!("multi", 1, TX_CONTROL, NO_KEYS, "transactions", "", "Starts a transaction.", transaction::multi),
+    spec!("exec", 1, TX_CONTROL, NO_KEYS, "transactions", "", "Executes all commands in a transaction.", transaction::exec),
+    spec!("discard", 1, TX_CONTROL, NO_KEYS, "transactions", "", "Discards a transaction.", transaction::discard),
+    spec!("watch", -2, TX_CONTROL | KEYS, ALL_KEYS, "transactions", "key [key ...]", "Monitors changes to keys to determine the execution of a transaction.", transaction::watch),
+    spec!("unwatch", 1, 0, NO_KEYS, "transactions", "", "Forgets about watched keys of a transaction.", transaction::unwatch),
+    // Connection and server.
+    spec!("ping", -1, 0, NO_KEYS, "connection", "[message]", "Returns the server's liveliness response.", connection::ping),
+    spec!("echo", 2, 0, NO_KEYS, "connection", "message", "Returns the given string.", connection::echo),
+    spec!("hello", -1, 0, NO_KEYS, "connection", "[protover [AUTH username password] [SETNAME clientname]]", "Handshakes with the Redis server.", connection::hello),
+    spec!("client", -2, 0, NO_KEYS, "connection", "ID|GETNAME|SETNAME connection-name|SETINFO LIB-NAME|LIB-VER value|INFO", "A container for client connection commands.", connection::client),
+    spec!("select", 2, 0, NO_KEYS, "connection", "index", "Changes the selected database.", connection::select),
+    spec!("quit", -1, TX_CONTROL, NO_KEYS, "connection", "", "Closes the connection.", connection::quit),
+    spec!("reset", 1, TX_CONTROL, NO_KEYS, "connection", "", "Resets the connection.", connection::reset),
+    spec!("info", -1, KEYS, NO_KEYS, "server", "[section [section ...]]", "Returns information and statistics about the server.", connection::info),
+    spec!("command", -1, 0, NO_KEYS, "server", "[COUNT|LIST|INFO [command-name ...]|DOCS [command-name ...]]", "Returns detailed information about all commands.", connection::command),
+    spec!("config", -2, 0, NO_KEYS, "server", "GET parameter [parameter ...]", "A container for server configuration commands.", connection::config),
 ];
 
-const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
-const SYNTAX: &str = "ERR syntax error";
-
-/// Executes one command (`args[0]` is its name, in any case) and appends
-/// its reply to `out`. `args` must not be empty.
-pub fn execute<A: AsRef<[u8]>>(store: &Store, args: &[A], out: &mut Vec<u8>) -> Outcome {
-    let args: Vec<&[u8]> = args.iter().map(AsRef::as_ref).collect();
-    let Some(&name) = args.first() else {
-        return Outcome::Continue;
-    };
-    let Some(spec) = COMMANDS
+/// The command called `name`, in any case.
+pub(crate) fn lookup(name: &[u8]) -> Option<&'static Spec> {
+    COMMANDS
         .iter()
         .find(|c| c.name.as_bytes().eq_ignore_ascii_case(name))
-    else {
-        unknown_command(&args, out);
-        return Outcome::Continue;
-    };
-    let n = args.len() as i64;
-    let arity = i64::from(spec.arity);
-    if (arity > 0 && n != arity) || (arity < 0 && n < -arity) {
-        return wrong_arity(spec.name, out);
-    }
-    (spec.run)(store, &args, out)
 }
 
-fn unknown_command(args: &[&[u8]], out: &mut Vec<u8>) {
-    // Redis quotes the name and the first arguments, each cut to 128 bytes.
-    let quote = |b: &[u8]| String::from_utf8_lossy(&b[..b.len().min(128)]).into_owned();
-    let mut msg = format!(
-        "ERR unknown command '{}', with args beginning with: ",
-        quote(args[0])
-    );
+/// Whether `n` arguments (the name included) fit `arity`.
+pub(crate) fn arity_ok(arity: i32, n: usize) -> bool {
+    let n = n as i64;
+    let arity = i64::from(arity);
+    (arity > 0 && n == arity) || (arity < 0 && n >= -arity)
+}
+
+/// The error for a command that does not exist or gets the wrong number of
+/// arguments, as Redis words it; `None` if `args` may run.
+pub(crate) fn check(args: &[&[u8]]) -> Result<&'static Spec, String> {
+    match lookup(args[0]) {
+        None => Err(unknown_command(args)),
+        Some(spec) if !arity_ok(spec.arity, args.len()) => Err(wrong_arity(spec.name)),
+        Some(spec) => Ok(spec),
+    }
+}
+
+/// How much of each argument an error message quotes.
+const QUOTE: usize = 128;
+
+fn quote(b: &[u8]) -> String {
+    String::from_utf8_lossy(&b[..b.len().min(QUOTE)]).into_owned()
+}
+
+/// Redis's reply to an unknown command: the name cut to 128 bytes, then
+/// the arguments quoted one after another until the quoted text reaches
+/// 128 bytes, the last one cut to fit (so the reply stays short, whatever
+/// the command's size).
+pub(crate) fn unknown_command(args: &[&[u8]]) -> String {
+    let mut quoted = String::new();
     for a in &args[1..] {
-        msg.push_str(&format!("'{}' ", quote(a)));
-    }
-    resp::error(out, &msg);
-}
-
-fn wrong_arity(name: &str, out: &mut Vec<u8>) -> Outcome {
-    resp::error(
-        out,
-        &format!("ERR wrong number of arguments for '{name}' command"),
-    );
-    Outcome::Continue
-}
-
-fn ok(out: &mut Vec<u8>) -> Outcome {
-    resp::simple(out, "OK");
-    Outcome::Continue
-}
-
-fn ping(_: &Store, args: &[&[u8]], out: &mut Vec<u8>) -> Outcome {
-    match args {
-        [_] => resp::simple(out, "PONG"),
-        [_, msg] => resp::bulk(out, msg),
-        _ => return wrong_arity("ping", out),
-    }
-    Outcome::Continue
-}
-
-fn echo(_: &Store, args: &[&[u8]], out: &mut Vec<u8>) -> Outcome {
-    resp::bulk(out, args[1]);
-    Outcome::Continue
-}
-
-fn get(store: &Store, args: &[&[u8]], out: &mut Vec<u8>) -> Outcome {
-    store.get(args[1], |v| resp::bulk_or_null(out, v));
-    Outcome::Continue
-}
-
-/// `SET key value [NX|XX] [GET] [EX s|PX ms|KEEPTTL]`.
-fn set(store: &Store, args: &[&[u8]], out: &mut Vec<u8>) -> Outcome {
-    let mut opts = SetOptions::default();
-    let mut want_old = false;
-    let mut i = 3;
-    while i < args.len() {
-        let opt = args[i];
-        let is = |name: &str| opt.eq_ignore_ascii_case(name.as_bytes());
-        if is("NX") && !opts.only_if_present {
-            opts.only_if_absent = true;
-        } else if is("XX") && !opts.only_if_absent {
-            opts.only_if_present = true;
-        } else if is("GET") {
-            want_old = true;
-        } else if is("KEEPTTL") && opts.ttl.is_none() {
-            opts.keep_ttl = true;
-        } else if (is("EX") || is("PX")) && opts.ttl.is_none() && !opts.keep_ttl {
-            let Some(amount) = args.get(i + 1) else {
-                resp::error(out, SYNTAX);
-                return Outcome::Continue;
-            };
-            let Some(amount) = parse_i64(amount) else {
-                resp::error(out, NOT_INTEGER);
-                return Outcome::Continue;
-            };
-            let ttl = u64::try_from(amount).ok().filter(|&a| a > 0).and_then(|a| {
-                if is("EX") {
-                    a.checked_mul(1000).map(Duration::from_millis)
-                } else {
-                    Some(Duration::from_millis(a))
-                }
-            });
-            let Some(ttl) = ttl else {
-                resp::error(out, "ERR invalid expire time in 'set' command");
-                return Outcome::Continue;
-            };
-            opts.ttl = Some(ttl);
-            i += 1;
-        } else {
-            resp::error(out, SYNTAX);
-            return Outcome::Continue;
+        if quoted.len() >= QUOTE {
+            break;
         }
-        i += 1;
+        let room = QUOTE - quoted.len();
+        quoted.push_str(&format!("'{}' ", quote(&a[..a.len().min(room)])));
     }
-    let (stored, old) = store.set(args[1], args[2], opts);
-    if want_old {
-        resp::bulk_or_null(out, old.as_deref());
-    } else if stored {
-        resp::simple(out, "OK");
-    } else {
-        resp::null(out);
+    format!(
+        "ERR unknown command '{}', with args beginning with: {quoted}",
+        quote(args[0])
+    )
+}
+
+/// `ERR wrong number of arguments for 'name' command`; `name` is
+/// `command|subcommand` for a subcommand.
+pub(crate) fn wrong_arity(name: &str) -> String {
+    format!("ERR wrong number of arguments for '{name}' command")
+}
+
+/// `ERR unknown subcommand 'x'. Try CMD HELP.`
+pub(crate) fn unknown_subcommand(cmd: &str, sub: &[u8]) -> String {
+    format!("ERR unknown subcommand '{}'. Try {cmd} HELP.", quote(sub))
+}
+
+/// The reply to a value that should be an integer.
+pub(crate) const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
+/// The reply to arguments in a wrong order or combination.
+pub(crate) const SYNTAX: &str = "ERR syntax error";
+
+impl Ctx<'_> {
+    /// Replies `msg` as an error and goes on.
+    pub(crate) fn error(&mut self, msg: &str) -> Outcome {
+        self.out.error(msg);
+        Outcome::Continue
     }
-    Outcome::Continue
-}
 
-fn del(store: &Store, args: &[&[u8]], out: &mut Vec<u8>) -> Outcome {
-    let n = args[1..].iter().filter(|k| store.remove(k)).count();
-    resp::integer(out, n as i64);
-    Outcome::Continue
-}
-
-fn exists(store: &Store, args: &[&[u8]], out: &mut Vec<u8>) -> Outcome {
-    let n = args[1..].iter().filter(|k| store.contains(k)).count();
-    resp::integer(out, n as i64);
-    Outcome::Continue
-}
-
-fn incr_reply(store: &Store, key: &[u8], delta: i64, out: &mut Vec<u8>) -> Outcome {
-    match store.incr_by(key, delta) {
-        Ok(n) => resp::integer(out, n),
-        Err(IncrError::NotAnInteger) => resp::error(out, NOT_INTEGER),
-        Err(IncrError::Overflow) => resp::error(out, "ERR increment or decrement would overflow"),
+    /// Replies `+OK` and goes on.
+    pub(crate) fn ok(&mut self) -> Outcome {
+        self.out.ok();
+        Outcome::Continue
     }
-    Outcome::Continue
-}
 
-fn incr(store: &Store, args: &[&[u8]], out: &mut Vec<u8>) -> Outcome {
-    incr_reply(store, args[1], 1, out)
-}
+    /// Replies an integer and goes on.
+    pub(crate) fn integer(&mut self, n: i64) -> Outcome {
+        self.out.integer(n);
+        Outcome::Continue
+    }
 
-fn decr(store: &Store, args: &[&[u8]], out: &mut Vec<u8>) -> Outcome {
-    incr_reply(store, args[1], -1, out)
-}
-
-fn incrby(store: &Store, args: &[&[u8]], out: &mut Vec<u8>) -> Outcome {
-    match parse_i64(args[2]) {
-        Some(delta) => incr_reply(store, args[1], delta, out),
-        None => {
-            resp::error(out, NOT_INTEGER);
-            Outcome::Continue
+    /// Parses an integer argument, replying [`NOT_INTEGER`] if it is not.
+    pub(crate) fn int_arg(&mut self, arg: &[u8]) -> Option<i64> {
+        let n = super::numbers::parse_i64(arg);
+        if n.is_none() {
+            self.out.error(NOT_INTEGER);
         }
+        n
     }
-}
-
-fn decrby(store: &Store, args: &[&[u8]], out: &mut Vec<u8>) -> Outcome {
-    match parse_i64(args[2]).and_then(i64::checked_neg) {
-        Some(delta) => incr_reply(store, args[1], delta, out),
-        None => {
-            resp::error(out, NOT_INTEGER);
-            Outcome::Continue
-        }
-    }
-}
-
-fn mget(store: &Store, args: &[&[u8]], out: &mut Vec<u8>) -> Outcome {
-    let keys = &args[1..];
-    resp::array_len(out, keys.len());
-    store.get_many(keys, |v| resp::bulk_or_null(out, v));
-    Outcome::Continue
-}
-
-fn mset(store: &Store, args: &[&[u8]], out: &mut Vec<u8>) -> Outcome {
-    if args.len() % 2 == 0 {
-        return wrong_arity("mset", out);
-    }
-    let pairs: Vec<(&[u8], &[u8])> = args[1..].chunks_exact(2).map(|p| (p[0], p[1])).collect();
-    store.set_many(&pairs);
-    ok(out)
-}
-
-fn ttl_reply(store: &Store, key: &[u8], millis: bool, out: &mut Vec<u8>) -> Outcome {
-    let n = match store.ttl(key) {
-        Ttl::Missing => -2,
-        Ttl::Forever => -1,
-        Ttl::Remaining(d) if millis => d.as_millis() as i64,
-        // Rounded to the nearest second, as Redis does.
-        Ttl::Remaining(d) => ((d.as_millis() + 500) / 1000) as i64,
-    };
-    resp::integer(out, n);
-    Outcome::Continue
-}
-
-fn ttl(store: &Store, args: &[&[u8]], out: &mut Vec<u8>) -> Outcome {
-    ttl_reply(store, args[1], false, out)
-}
-
-fn pttl(store: &Store, args: &[&[u8]], out: &mut Vec<u8>) -> Outcome {
-    ttl_reply(store, args[1], true, out)
-}
-
-fn dbsize(store: &Store, _: &[&[u8]], out: &mut Vec<u8>) -> Outcome {
-    resp::integer(out, store.dbsize() as i64);
-    Outcome::Continue
-}
-
-fn flushall(store: &Store, args: &[&[u8]], out: &mut Vec<u8>) -> Outcome {
-    match args {
-        [_] => {}
-        [_, mode] if mode.eq_ignore_ascii_case(b"SYNC") || mode.eq_ignore_ascii_case(b"ASYNC") => {}
-        _ => {
-            resp::error(out, SYNTAX);
-            return Outcome::Continue;
-        }
-    }
-    store.clear();
-    ok(out)
-}
-
-fn select(_: &Store, args: &[&[u8]], out: &mut Vec<u8>) -> Outcome {
-    match parse_i64(args[1]) {
-        Some(0) => return ok(out),
-        Some(_) => resp::error(out, "ERR DB index is out of range"),
-        None => resp::error(out, NOT_INTEGER),
-    }
-    Outcome::Continue
-}
-
-/// `COMMAND`, `COMMAND DOCS`, `COMMAND INFO`, `COMMAND COUNT`: enough for
-/// `redis-cli` to start (it asks for `COMMAND DOCS` and copes with an empty
-/// answer).
-fn command(_: &Store, args: &[&[u8]], out: &mut Vec<u8>) -> Outcome {
-    match args.get(1) {
-        None => resp::array_len(out, 0),
-        Some(sub) if sub.eq_ignore_ascii_case(b"COUNT") => {
-            resp::integer(out, COMMANDS.len() as i64)
-        }
-        Some(sub)
-            if sub.eq_ignore_ascii_case(b"DOCS")
-                || sub.eq_ignore_ascii_case(b"INFO")
-                || sub.eq_ignore_ascii_case(b"LIST") =>
-        {
-            resp::array_len(out, 0)
-        }
-        Some(sub) => unknown_subcommand("COMMAND", sub, out),
-    }
-    Outcome::Continue
-}
-
-/// `CONFIG GET save` and `CONFIG GET appendonly` (which `redis-benchmark`
-/// asks for); any other parameter reads as unset.
-fn config(_: &Store, args: &[&[u8]], out: &mut Vec<u8>) -> Outcome {
-    if !args[1].eq_ignore_ascii_case(b"GET") {
-        unknown_subcommand("CONFIG", args[1], out);
-        return Outcome::Continue;
-    }
-    let known: &[(&str, &str)] = &[("save", ""), ("appendonly", "no")];
-    let found: Vec<&(&str, &str)> = known
-        .iter()
-        .filter(|(name, _)| {
-            args[2..]
-                .iter()
-                .any(|p| p.eq_ignore_ascii_case(name.as_bytes()))
-        })
-        .collect();
-    resp::array_len(out, 2 * found.len());
-    for (name, value) in found {
-        resp::bulk(out, name.as_bytes());
-        resp::bulk(out, value.as_bytes());
-    }
-    Outcome::Continue
-}
-
-fn unknown_subcommand(cmd: &str, sub: &[u8], out: &mut Vec<u8>) {
-    resp::error(
-        out,
-        &format!(
-            "ERR unknown subcommand '{}'. Try {cmd} HELP.",
-            String::from_utf8_lossy(&sub[..sub.len().min(128)])
-        ),
-    );
-}
-
-fn quit(_: &Store, _: &[&[u8]], out: &mut Vec<u8>) -> Outcome {
-    resp::simple(out, "OK");
-    Outcome::Close
 }

@@ -1,5 +1,6 @@
-//! The Redis serialization protocol, version 2 (RESP2): parsing client
-//! commands and encoding replies.
+//! The Redis serialization protocol: parsing client commands, and encoding
+//! replies in RESP2 ([`simple`], [`bulk`]...) or, per connection, in the
+//! version it asked for ([`Reply`]: RESP2 or RESP3).
 //!
 //! Clients send arrays of bulk strings (`*2\r\n$3\r\nGET\r\n$1\r\nk\r\n`),
 //! or inline commands (`GET k\r\n`). [`parse_command`] handles both, over a
@@ -19,12 +20,14 @@
 
 mod encode;
 mod parse;
+mod reply;
 
 pub use encode::{array_len, bulk, bulk_or_null, error, integer, null, simple};
 pub use parse::{
     parse_command, split_args, Args, Parser, ProtocolError, MAX_ARGS, MAX_BULK, MAX_INLINE,
     MAX_REQUEST,
 };
+pub use reply::{Proto, Reply};
 
 #[cfg(test)]
 mod tests;

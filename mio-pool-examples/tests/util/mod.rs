@@ -5,6 +5,9 @@
 // Each test file uses a different part of this module.
 #![allow(dead_code)]
 
+pub mod redis_server;
+pub mod resp;
+
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
@@ -135,10 +138,78 @@ pub fn stock_client(program: &str) -> Option<PathBuf> {
         );
         println!(
             "skipped: `{program}` is not installed \
-             (apt-get install curl redis-tools wrk haproxy nutcracker systemd)"
+             (apt-get install curl redis-tools wrk haproxy nutcracker systemd python3)"
         );
     }
     found
+}
+
+/// A test CA and a server certificate it signed for `localhost` and
+/// `127.0.0.1`, written as PEM files into a fresh directory that is removed
+/// on drop.
+pub struct TestCerts {
+    dir: PathBuf,
+    /// The CA's certificate: what clients trust (`--cacert`).
+    pub ca: PathBuf,
+    /// The server's certificate (`--tls-cert`).
+    pub cert: PathBuf,
+    /// The server's private key, PKCS#8 (`--tls-key`).
+    pub key: PathBuf,
+    /// The CA's certificate, DER, for rustls clients.
+    pub ca_der: Vec<u8>,
+}
+
+impl TestCerts {
+    pub fn new() -> TestCerts {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static SEQ: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "mio-pool-certs-{}-{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "mio-pool test CA");
+        let ca =
+            rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().unwrap())
+                .unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()])
+            .unwrap()
+            .signed_by(&key, &ca)
+            .unwrap();
+        let certs = TestCerts {
+            ca: dir.join("ca.pem"),
+            cert: dir.join("cert.pem"),
+            key: dir.join("key.pem"),
+            ca_der: ca.der().to_vec(),
+            dir,
+        };
+        std::fs::write(&certs.ca, ca.pem()).unwrap();
+        std::fs::write(&certs.cert, cert.pem()).unwrap();
+        std::fs::write(&certs.key, key.serialize_pem()).unwrap();
+        certs
+    }
+
+    /// The server arguments that turn TLS on with these files.
+    pub fn server_args(&self) -> Vec<String> {
+        vec![
+            "--tls-cert".into(),
+            self.cert.display().to_string(),
+            "--tls-key".into(),
+            self.key.display().to_string(),
+        ]
+    }
+}
+
+impl Drop for TestCerts {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 /// Runs `cmd` to completion, failing if it takes longer than `timeout`;

@@ -88,10 +88,14 @@ pub fn total(results: Vec<thread::Result<Vec<u8>>>) -> usize {
 
 /// Implements `mio::event::Source` for a wrapper type by delegating to one
 /// of its fields: all a connection type needs to be used with
-/// `with_adapter`.
+/// `with_adapter` (with `impl mio_pool::Connection for Type {}`).
+///
+/// `delegate_source!(Type, field, before_deregister = method)` calls
+/// `self.method()` first in `deregister` (a test's hook into the pool's
+/// closing path).
 #[macro_export]
 macro_rules! delegate_source {
-    ($ty:ty, $field:ident) => {
+    ($ty:ty, $field:ident $(, before_deregister = $hook:ident)?) => {
         impl mio::event::Source for $ty {
             fn register(
                 &mut self,
@@ -110,6 +114,7 @@ macro_rules! delegate_source {
                 self.$field.reregister(r, t, i)
             }
             fn deregister(&mut self, r: &mio::Registry) -> std::io::Result<()> {
+                $(self.$hook();)?
                 self.$field.deregister(r)
             }
         }

@@ -7,8 +7,9 @@ use std::path::Path;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::report::{Report, Table};
+use super::report::Report;
 use super::stats::{self, Metric};
+use super::table::Table;
 
 /// Width of the chart in pixels.
 const WIDTH: u32 = 1100;

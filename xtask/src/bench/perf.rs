@@ -16,7 +16,7 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::children::{self, Supervised};
+use crate::process::children::{self, Supervised};
 
 /// The events counted, in `perf stat -e` syntax.
 const EVENTS: &str = "raw_syscalls:sys_enter,context-switches";

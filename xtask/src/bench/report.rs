@@ -6,7 +6,8 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::machine::Machine;
-use super::stats::{self, Figures, Metric, Op};
+use super::stats;
+use super::table::Table;
 use super::targets::Target;
 
 /// Everything a run measured, as saved in `report.json`.
@@ -29,6 +30,8 @@ pub struct Report {
 pub struct Settings {
     /// Whether this was the `--quick` smoke test.
     pub quick: bool,
+    /// Whether the load generator ran on CPU 0 and the servers on CPU 1.
+    pub pinned: bool,
     /// Worker threads of every server.
     pub workers: usize,
     /// Client threads of the load generator.
@@ -45,94 +48,6 @@ pub struct Settings {
     pub command: String,
     /// The source measured: git commit, and whether the tree had changes.
     pub revision: String,
-}
-
-/// One scenario: every server's figures under the same load.
-#[derive(Debug, Clone, Serialize)]
-pub struct Table {
-    /// Short stable name, used by `--only` and in `report.json`.
-    pub id: String,
-    /// Heading.
-    pub title: String,
-    /// What one operation is.
-    pub op: Op,
-    /// The row that ratios are taken against (mio-pool's).
-    pub baseline: String,
-    /// One row per server, in run order.
-    pub rows: Vec<Row>,
-    /// Why the scenario did not run, if it did not.
-    pub skipped: Option<String>,
-}
-
-/// One server in one scenario.
-#[derive(Debug, Clone, Serialize)]
-pub struct Row {
-    /// Server name.
-    pub server: String,
-    /// One entry per successful round.
-    pub samples: Vec<Figures>,
-    /// Why rounds failed, one entry per failed round.
-    pub failures: Vec<String>,
-    /// Per-metric median over `samples`.
-    pub summary: Figures,
-}
-
-impl Table {
-    /// An empty table whose ratios are against `baseline`.
-    pub fn new(id: &str, title: &str, op: Op, baseline: &str) -> Table {
-        Table {
-            id: id.to_owned(),
-            title: title.to_owned(),
-            op,
-            baseline: baseline.to_owned(),
-            rows: Vec::new(),
-            skipped: None,
-        }
-    }
-
-    /// The row of `server`, created empty on first use.
-    pub fn row_mut(&mut self, server: &str) -> &mut Row {
-        if let Some(i) = self.rows.iter().position(|r| r.server == server) {
-            return &mut self.rows[i];
-        }
-        self.rows.push(Row {
-            server: server.to_owned(),
-            samples: Vec::new(),
-            failures: Vec::new(),
-            summary: Figures::new(),
-        });
-        self.rows.last_mut().expect("just pushed")
-    }
-
-    /// Recomputes every row's medians.
-    pub fn summarize(&mut self) {
-        for row in &mut self.rows {
-            row.summary = stats::summarize(&row.samples);
-        }
-    }
-
-    /// A server's median figure, if measured.
-    pub fn get(&self, server: &str, metric: Metric) -> Option<f64> {
-        self.rows
-            .iter()
-            .find(|r| r.server == server)?
-            .summary
-            .get(&metric)
-            .copied()
-    }
-
-    /// A server's median figure divided by the baseline's.
-    pub fn ratio(&self, server: &str, metric: Metric) -> Option<f64> {
-        stats::ratio(self.get(server, metric)?, self.get(&self.baseline, metric)?)
-    }
-
-    /// The metrics that some row has, in column order.
-    pub fn columns(&self) -> Vec<Metric> {
-        Metric::ALL
-            .into_iter()
-            .filter(|m| self.rows.iter().any(|r| r.summary.contains_key(m)))
-            .collect()
-    }
 }
 
 /// Renders the whole report as markdown.
@@ -165,6 +80,12 @@ pub fn render_markdown(report: &Report) -> String {
             format!("also running during the run: {}", m.busy.join(", "))
         }
     );
+    if s.pinned {
+        let _ = writeln!(
+            out,
+            "- pinned (--pin): the load generator and load tools on CPU 0, each server on CPU 1"
+        );
+    }
     let _ = writeln!(
         out,
         "- {} server worker threads; load generator: {} client threads, closed loop, loopback; {:.2} s warm-up, {:.2} s window; {} round(s), servers alternating (A B C D A B C D ...); medians shown",
@@ -261,6 +182,7 @@ fn render_table(out: &mut String, table: &Table) {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::bench::stats::{Figures, Metric, Op};
 
     /// A small report with a baseline, a peer and a failed round.
     pub(crate) fn sample_report() -> Report {
@@ -292,6 +214,7 @@ pub(crate) mod tests {
             },
             settings: Settings {
                 quick: false,
+                pinned: false,
                 workers: 2,
                 client_threads: 2,
                 warmup_s: 0.5,

@@ -1,19 +1,16 @@
-//! The echo scenarios and the measurement protocol they share.
-//!
-//! One measurement of one server: perf attached with counting off, load
-//! started and warmed up; then the window: perf on, CPU read, phase to
-//! measure, sleep, RSS read, phase to stop, CPU read, perf off. Every
-//! per-operation figure divides a quantity taken over that window by the
-//! operations completed in it.
+//! The echo scenarios: the load of each, and one measurement of one server
+//! under it (load started and warmed up, then one [`Gauge`] window).
 
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::load::{churn, idle::IdleSet, pingpong, Running, Tally};
+use super::load::pingpong::{self, Message};
+use super::load::{churn, idle::IdleSet, Running, Tally};
 use super::perf::{self, Perf};
-use super::procfs;
-use super::server::RunningServer;
-use super::stats::{self, Figures, Metric, Op};
+use super::stats::{self, Metric, Op};
+use super::window::{self, Gauge, Measured, Readings};
+use crate::process::procfs;
+use crate::process::server::RunningServer;
 
 /// What the clients do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,8 +51,10 @@ pub struct Scenario {
     pub load: Load,
 }
 
-/// The echo scenarios of the issue, with `idle` idle connections in the last.
-pub fn echo_scenarios(idle: usize) -> Vec<Scenario> {
+/// The echo scenarios: issue 5's, with `idle` idle connections in the
+/// last, then issue 12's "how cost grows" points not among them (64-byte
+/// ping-pong at each count of `many` connections, 1 KiB at 64).
+pub fn echo_scenarios(idle: usize, many: &[usize]) -> Vec<Scenario> {
     let ping = |conns: usize, size: usize, id: &str, what: &str| Scenario {
         id: id.to_owned(),
         title: format!(
@@ -65,7 +64,7 @@ pub fn echo_scenarios(idle: usize) -> Vec<Scenario> {
         op: Op::ROUND_TRIP,
         load: Load::PingPong { conns, size },
     };
-    vec![
+    let mut all = vec![
         ping(1, 64, "echo-64B-1c", "64-byte"),
         ping(64, 64, "echo-64B-64c", "64-byte"),
         ping(512, 64, "echo-64B-512c", "64-byte"),
@@ -86,7 +85,12 @@ pub fn echo_scenarios(idle: usize) -> Vec<Scenario> {
                 size: 64,
             },
         },
-    ]
+    ];
+    for &conns in many {
+        all.push(ping(conns, 64, &format!("echo-64B-{conns}c"), "64-byte"));
+    }
+    all.push(ping(64, 1024, "echo-1KiB-64c", "1 KiB"));
+    all
 }
 
 /// Durations and client threads of one measurement.
@@ -98,16 +102,6 @@ pub struct Timing {
     pub window: Duration,
     /// Client threads.
     pub client_threads: usize,
-}
-
-/// A measurement's figures and anything odd about it.
-#[derive(Debug, Clone, Default)]
-pub struct Measured {
-    /// The figures.
-    pub figures: Figures,
-    /// Problems that did not void the measurement (a few failed
-    /// operations, perf trouble).
-    pub warnings: Vec<String>,
 }
 
 /// Measures one server under one load.
@@ -125,25 +119,21 @@ pub fn measure(
 ) -> Result<Measured, String> {
     let pids = server.pids();
     let mut out = Measured::default();
-    // perf attaches before any connection exists: threads that the server
-    // creates later inherit its counters, whereas attaching to thousands
-    // of existing threads would cost a descriptor and a wait per thread.
-    let mut session = perf::Session::attach_or_warn(perf, &pids, &mut out.warnings);
+    let mut gauge = Gauge::attach(perf, &pids);
     let addr = server.addr;
     let threads = timing.client_threads;
     let mut idle_set = None;
     let mut alone = None;
     let running = match load {
-        Load::PingPong { conns, size } => pingpong::start(addr, conns, size, threads)?,
+        Load::PingPong { conns, size } => pingpong::start(addr, conns, &Message::echo(size), threads)?,
         Load::Churn { size } => churn::start(addr, size, threads),
         Load::Idle { idle, active, size } => {
-            let first = window(
-                pingpong::start(addr, active, size, threads)?,
+            let (tally, r) = run_window(
+                pingpong::start(addr, active, &Message::echo(size), threads)?,
                 timing,
-                &pids,
-                None,
+                &mut Gauge::attach(None, &pids),
             );
-            alone = Some(first.tally.ops as f64 / first.seconds);
+            alone = Some(tally.ops as f64 / r.seconds);
             let before = procfs::rss_sum(&pids);
             let set = IdleSet::open(addr, idle, Duration::from_secs(120))
                 .map_err(|e| format!("opening {idle} idle connections: {e}"))?;
@@ -151,36 +141,27 @@ pub fn measure(
             let per_conn = (after as f64 - before as f64) / set.count() as f64 / 1024.0;
             out.figures.insert(Metric::IdleKibPerConn, per_conn);
             idle_set = Some(set);
-            pingpong::start(addr, active, size, threads)?
+            pingpong::start(addr, active, &Message::echo(size), threads)?
         }
     };
-    let w = window(running, timing, &pids, session.as_mut());
-    out.warnings.extend(w.warnings);
-    let counts = match session.map(perf::Session::finish).transpose() {
-        Ok(c) if w.perf_ok => c,
-        Ok(_) => None,
-        Err(e) => {
-            out.warnings.push(format!("perf: {e}"));
-            None
-        }
-    };
+    let (tally, readings) = run_window(running, timing, &mut gauge);
+    let counts = gauge.finish(&mut out.warnings);
     if !server.is_running() {
         return Err("the server exited during the measurement".into());
     }
-    figures_from(&mut out, &w.tally, w.seconds, w.cpu, w.rss, counts)?;
+    figures_from(&mut out, &tally, &readings, counts)?;
     if let (Some(before), Some(set), Load::Idle { active, size, .. }) = (alone, idle_set, load) {
         // Close the idle connections and measure alone once more: the
         // baseline is the mean of the windows before and after, which
         // cancels a drift or a warm-up effect that favours either order.
         drop(set);
-        let last = window(
-            pingpong::start(addr, active, size, threads)?,
+        let (last, r) = run_window(
+            pingpong::start(addr, active, &Message::echo(size), threads)?,
             timing,
-            &pids,
-            None,
+            &mut Gauge::attach(None, &pids),
         );
-        let after = last.tally.ops as f64 / last.seconds;
-        let with = w.tally.ops as f64 / w.seconds;
+        let after = last.ops as f64 / r.seconds;
+        let with = tally.ops as f64 / readings.seconds;
         if let Some(slower) = stats::ratio(with, (before + after) / 2.0) {
             out.figures
                 .insert(Metric::IdleSlowdownPct, (1.0 - slower) * 100.0);
@@ -189,69 +170,43 @@ pub fn measure(
     Ok(out)
 }
 
-/// The readings of one window.
-struct Window {
-    /// What the clients counted.
-    tally: Tally,
-    /// Its length.
-    seconds: f64,
-    /// Server CPU time in it.
-    cpu: procfs::CpuTime,
-    /// Server RSS at its end, bytes.
-    rss: u64,
-    /// Whether perf counted exactly this window.
-    perf_ok: bool,
-    /// perf trouble.
-    warnings: Vec<String>,
-}
-
-/// Warms `running` up, then measures one window and stops the clients.
-fn window(
-    running: Running,
+/// Measures `server` under the load that `start` starts against its
+/// address: perf attached first, then the load, one window.
+pub fn measure_load(
+    server: &mut RunningServer,
+    perf: Option<&Perf>,
     timing: &Timing,
-    pids: &[u32],
-    mut perf: Option<&mut perf::Session>,
-) -> Window {
-    let mut warnings = Vec::new();
-    thread::sleep(timing.warmup);
-    if let Some(s) = perf.as_mut() {
-        if let Err(e) = s.enable() {
-            warnings.push(format!("perf: {e}"));
-            perf = None;
-        }
+    start: impl FnOnce(std::net::SocketAddr) -> Result<Running, String>,
+) -> Result<Measured, String> {
+    let mut out = Measured::default();
+    let mut gauge = Gauge::attach(perf, &server.pids());
+    let running = start(server.addr)?;
+    let (tally, readings) = run_window(running, timing, &mut gauge);
+    let counts = gauge.finish(&mut out.warnings);
+    if !server.is_running() {
+        return Err("the server exited during the measurement".into());
     }
-    let cpu_before = procfs::cpu_time(pids);
-    running.phase.measure();
-    let opened = Instant::now();
-    thread::sleep(timing.window);
-    let rss = procfs::rss_sum(pids);
-    running.phase.stop();
-    let seconds = opened.elapsed().as_secs_f64();
-    let cpu = procfs::cpu_time(pids) - cpu_before;
-    let mut perf_ok = perf.is_some();
-    if let Some(s) = perf {
-        if let Err(e) = s.disable() {
-            warnings.push(format!("perf: {e}"));
-            perf_ok = false;
-        }
-    }
-    Window {
-        tally: running.finish(),
-        seconds,
-        cpu,
-        rss,
-        perf_ok,
-        warnings,
-    }
+    figures_from(&mut out, &tally, &readings, counts)?;
+    Ok(out)
 }
 
-/// Turns the window's raw readings into figures.
+/// Warms `running` up, measures one window with `gauge`, and stops the
+/// clients; returns what they counted and what the gauge read.
+pub fn run_window(running: Running, timing: &Timing, gauge: &mut Gauge) -> (Tally, Readings) {
+    thread::sleep(timing.warmup);
+    gauge.open();
+    running.phase.measure();
+    thread::sleep(timing.window);
+    let readings = gauge.close(|| running.phase.stop());
+    (running.finish(), readings)
+}
+
+/// Turns the window's raw readings into figures; a window in which no
+/// operation completed is a failure.
 pub fn figures_from(
     out: &mut Measured,
     tally: &Tally,
-    seconds: f64,
-    cpu: procfs::CpuTime,
-    rss: u64,
+    readings: &Readings,
     counts: Option<perf::Counts>,
 ) -> Result<(), String> {
     if tally.ops == 0 {
@@ -268,20 +223,14 @@ pub fn figures_from(
             tally.first_error.as_deref().unwrap_or("?")
         ));
     }
-    let f = &mut out.figures;
-    f.insert(Metric::Throughput, tally.ops as f64 / seconds);
-    f.extend(stats::percentiles_us(&tally.latency));
-    stats::insert_cpu(f, cpu, tally.ops);
-    if let Some(c) = counts {
-        f.insert(Metric::SyscallsPerOp, c.syscalls as f64 / tally.ops as f64);
-        f.insert(
-            Metric::CtxSwitchesPerOp,
-            c.context_switches as f64 / tally.ops as f64,
-        );
-    }
-    if rss > 0 {
-        f.insert(Metric::RssMib, rss as f64 / (1024.0 * 1024.0));
-    }
+    window::file(
+        &mut out.figures,
+        tally.ops,
+        tally.ops as f64 / readings.seconds,
+        stats::percentiles_us(&tally.latency),
+        readings,
+        counts,
+    );
     Ok(())
 }
 
@@ -305,7 +254,12 @@ mod tests {
             user: 0.2,
             system: 1.6,
         };
-        figures_from(&mut out, &tally, 2.0, cpu, 8 << 20, Some(counts)).unwrap();
+        let readings = Readings {
+            seconds: 2.0,
+            cpu,
+            rss: 8 << 20,
+        };
+        figures_from(&mut out, &tally, &readings, Some(counts)).unwrap();
         let f = &out.figures;
         assert_eq!(f[&Metric::Throughput], 100_000.0);
         assert!((f[&Metric::CpuUsPerOp] - 9.0).abs() < 1e-9);
@@ -321,21 +275,17 @@ mod tests {
     fn nothing_completed_is_a_failure() {
         let mut tally = Tally::default();
         tally.error("connection refused");
-        let err = figures_from(
-            &mut Measured::default(),
-            &tally,
-            1.0,
-            procfs::CpuTime::default(),
-            0,
-            None,
-        )
-        .unwrap_err();
+        let readings = Readings {
+            seconds: 1.0,
+            ..Readings::default()
+        };
+        let err = figures_from(&mut Measured::default(), &tally, &readings, None).unwrap_err();
         assert!(err.contains("connection refused"), "{err}");
     }
 
     #[test]
     fn scenario_ids_are_unique() {
-        let scenarios = echo_scenarios(10_000);
+        let scenarios = echo_scenarios(10_000, &[4096, 16_000]);
         let mut ids: Vec<&str> = scenarios.iter().map(|s| s.id.as_str()).collect();
         ids.sort_unstable();
         ids.dedup();

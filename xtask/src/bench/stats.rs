@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use super::procfs::CpuTime;
+use crate::process::procfs::CpuTime;
 
 /// One kind of figure. Every measurement yields a subset of these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -37,11 +37,14 @@ pub enum Metric {
     /// active connections measured alone just before and just after, in the
     /// same server process.
     IdleSlowdownPct,
+    /// Share of the slowloris scenario's trickling connections that the
+    /// server closed (or answered), percent.
+    TrickleClosedPct,
 }
 
 impl Metric {
     /// Every metric, in the order of report columns.
-    pub const ALL: [Metric; 11] = [
+    pub const ALL: [Metric; 12] = [
         Metric::Throughput,
         Metric::P50Us,
         Metric::P99Us,
@@ -53,6 +56,7 @@ impl Metric {
         Metric::RssMib,
         Metric::IdleKibPerConn,
         Metric::IdleSlowdownPct,
+        Metric::TrickleClosedPct,
     ];
 
     /// Column header, given what one operation is.
@@ -69,6 +73,7 @@ impl Metric {
             Metric::RssMib => "RSS MiB".into(),
             Metric::IdleKibPerConn => "KiB/idle conn".into(),
             Metric::IdleSlowdownPct => "slowdown by idle".into(),
+            Metric::TrickleClosedPct => "trickling closed".into(),
         }
     }
 
@@ -80,6 +85,7 @@ impl Metric {
             Metric::CtxSwitchesPerOp => format!("{value:.3}"),
             Metric::RssMib => format!("{value:.1}"),
             Metric::IdleSlowdownPct => format!("{value:+.1}%"),
+            Metric::TrickleClosedPct => format!("{value:.0}%"),
             _ => format_sig3(value),
         }
     }
@@ -87,7 +93,7 @@ impl Metric {
     /// Whether a ratio to mio-pool's value means something (a ratio of two
     /// slowdown percentages does not).
     pub fn has_ratio(self) -> bool {
-        self != Metric::IdleSlowdownPct
+        !matches!(self, Metric::IdleSlowdownPct | Metric::TrickleClosedPct)
     }
 }
 

@@ -12,8 +12,11 @@
 //! | `threads` | one OS thread per connection, blocking std I/O | ignored |
 //! | `bare-mio` | one thread, one `mio::Poll`, read until `WouldBlock`, write back | ignored (always 1) |
 
+#[cfg(feature = "bench")]
 mod bare_mio;
+#[cfg(feature = "bench")]
 mod threads;
+#[cfg(feature = "bench")]
 mod tokio_rt;
 
 use std::io::{self, Write};
@@ -62,6 +65,7 @@ pub struct PeerArgs {
 }
 
 /// Runs the chosen peer until the process is killed.
+#[cfg(feature = "bench")]
 pub fn run(args: &PeerArgs) -> io::Result<()> {
     match args.kind {
         PeerKind::Tokio => tokio_rt::serve(args.addr, args.workers.max(1)),
@@ -72,6 +76,7 @@ pub fn run(args: &PeerArgs) -> io::Result<()> {
 
 /// Prints `listening on ADDR` on stdout and flushes it: the readiness line
 /// that `cargo xtask bench` waits for.
+#[cfg(feature = "bench")]
 fn announce(addr: SocketAddr) -> io::Result<()> {
     let mut out = io::stdout().lock();
     writeln!(out, "listening on {addr}")?;

@@ -10,10 +10,10 @@ use std::process::Command;
 use std::time::Duration;
 
 use super::{free_port, measure_tool, which, TempDir, ToolRun};
-use crate::bench::report::Table;
-use crate::bench::server::{Ready, RunningServer, ServerSpec};
+use crate::bench::run::Bench;
 use crate::bench::stats::{Metric, Op};
-use crate::bench::Bench;
+use crate::process::children;
+use crate::process::server::{Ready, RunningServer, ServerSpec};
 
 /// Table id.
 const ID: &str = "http-wrk";
@@ -28,23 +28,19 @@ pub fn run(bench: &mut Bench) {
         return;
     }
     let title = format!("HTTP/1.1 keep-alive, wrk, {CONNS} connections, GET /");
-    bench.tables.push(Table::new(ID, &title, Op::REQUEST, OURS));
-    let t = bench.tables.len() - 1;
-    let ours = bench.ws.release_bin("http");
-    let skip = |bench: &mut Bench, reason: String| {
-        bench.note(format!("{ID}: skipped: {reason}"));
-        bench.tables[t].skipped = Some(reason);
-    };
+    let t = bench.add_table(ID, &title, Op::REQUEST, OURS);
+    let ours = bench.release_bin("http");
     let Some(wrk) = which("wrk") else {
-        return skip(bench, "wrk is not installed (apt-get install wrk)".into());
+        return bench.skip(t, "wrk is not installed (apt-get install wrk)".into());
     };
     if !ours.exists() {
-        return skip(
-            bench,
+        return bench.skip(
+            t,
             format!("{} is not built (no `http` example yet?)", ours.display()),
         );
     }
-    let spec = ServerSpec::announcing(OURS, ours, &[], bench.args.workers);
+    let workers = bench.args().workers;
+    let spec = ServerSpec::announcing(OURS, ours, &[], workers);
     // nginx serves exactly what our server serves.
     let sample = RunningServer::start(&spec, &bench.log_path(ID, "probe", 0)).and_then(|server| {
         let got = fetch(server.addr);
@@ -53,7 +49,7 @@ pub fn run(bench: &mut Bench) {
     });
     let (content_type, body) = match sample {
         Ok(s) => s,
-        Err(e) => return skip(bench, format!("cannot GET / from the http example: {e}")),
+        Err(e) => return bench.skip(t, format!("cannot GET / from the http example: {e}")),
     };
     let mut specs = vec![spec];
     let temp = match which("nginx") {
@@ -61,7 +57,7 @@ pub fn run(bench: &mut Bench) {
             bench.note(format!("{ID}: nginx is not installed (apt-get install nginx-light); wrk runs against the http example only"));
             None
         }
-        Some(nginx) => match nginx_spec(&nginx, bench.args.workers, &content_type, &body) {
+        Some(nginx) => match nginx_spec(&nginx, workers, &content_type, &body) {
             Ok((spec, temp)) => {
                 specs.push(spec);
                 Some(temp)
@@ -72,57 +68,38 @@ pub fn run(bench: &mut Bench) {
             }
         },
     };
-    let secs = bench.timing.window.as_secs_f64().ceil().max(1.0) as u64;
-    let warm = !bench.args.quick && !bench.timing.warmup.is_zero();
-    bench.plan(specs.len() * bench.rounds);
-    for round in 0..bench.rounds {
-        for spec in &specs {
-            bench.step(&format!(
-                "{ID} · {} · round {}/{}",
-                spec.name,
-                round + 1,
-                bench.rounds
-            ));
-            let threads = bench.timing.client_threads.to_string();
-            let wrk_cmd = |server: &RunningServer, secs: u64| {
-                let mut cmd = Command::new(&wrk);
-                cmd.args([
-                    "-t",
-                    &threads,
-                    "-c",
-                    &CONNS.to_string(),
-                    "-d",
-                    &format!("{secs}s"),
-                    "--latency",
-                ])
-                .arg(format!("http://{}/", server.addr));
-                cmd
-            };
-            let result = RunningServer::start(spec, &bench.log_path(ID, &spec.name, round))
-                .and_then(|mut server| {
-                    if warm {
-                        let _ = crate::bench::children::run_bounded(
-                            &mut wrk_cmd(&server, 1),
-                            Duration::from_secs(30),
-                        );
-                    }
-                    let timeout = Duration::from_secs(secs + 30);
-                    let mut cmd = wrk_cmd(&server, secs);
-                    let measured = measure_tool(
-                        &mut server,
-                        bench.perf.as_ref(),
-                        &mut cmd,
-                        timeout,
-                        parse_wrk,
-                    );
-                    server.stop();
-                    measured
-                });
-            bench.record(t, &spec.name, round, result);
+    let timing = *bench.timing();
+    let secs = timing.window.as_secs_f64().ceil().max(1.0) as u64;
+    let warm = !bench.args().quick && !timing.warmup.is_zero();
+    let threads = timing.client_threads.to_string();
+    let wrk_cmd = |server: &RunningServer, secs: u64| {
+        let mut cmd = Command::new(&wrk);
+        cmd.args([
+            "-t",
+            &threads,
+            "-c",
+            &CONNS.to_string(),
+            "-d",
+            &format!("{secs}s"),
+            "--latency",
+        ])
+        .arg(format!("http://{}/", server.addr));
+        cmd
+    };
+    bench.in_rounds(ID, &specs, &[t], |bench, _, server, _| {
+        if warm {
+            let _ = children::run_bounded(&mut wrk_cmd(server, 1), Duration::from_secs(30));
         }
-    }
+        let timeout = Duration::from_secs(secs + 30);
+        vec![measure_tool(
+            server,
+            bench.perf(),
+            &mut wrk_cmd(server, secs),
+            timeout,
+            parse_wrk,
+        )]
+    });
     drop(temp);
-    bench.tables[t].summarize();
 }
 
 /// GETs `/` once; returns the Content-Type and the body.
@@ -214,6 +191,7 @@ fn nginx_spec(
         ],
         ready: Ready::Connect(addr),
         stop_signal: libc::SIGTERM,
+                    cpu: None,
     };
     Ok((spec, temp))
 }

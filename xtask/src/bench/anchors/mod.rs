@@ -22,12 +22,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use super::children;
-use super::perf::{self, Perf};
-use super::procfs;
-use super::scenario::Measured;
-use super::server::RunningServer;
-use super::stats::{self, Metric};
+use super::perf::Perf;
+use super::stats::Metric;
+use super::window::{self, Gauge, Measured};
+use crate::process::children;
+use crate::process::server::RunningServer;
 
 /// What a load tool reported about one run.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -51,31 +50,12 @@ pub fn measure_tool(
     timeout: Duration,
     parse: impl Fn(&str) -> Result<ToolRun, String>,
 ) -> Result<Measured, String> {
-    let pids = server.pids();
     let mut out = Measured::default();
-    let mut session = perf::Session::attach_or_warn(perf, &pids, &mut out.warnings);
-    if let Some(s) = session.as_mut() {
-        if let Err(e) = s.enable() {
-            out.warnings.push(format!("perf: {e}"));
-            session = None;
-        }
-    }
-    let cpu_before = procfs::cpu_time(&pids);
+    let mut gauge = Gauge::attach(perf, &server.pids());
+    gauge.open();
     let output = children::run_bounded(cmd, timeout);
-    let cpu = procfs::cpu_time(&pids) - cpu_before;
-    let rss = procfs::rss_sum(&pids);
-    if let Some(s) = session.as_mut() {
-        if let Err(e) = s.disable() {
-            out.warnings.push(format!("perf: {e}"));
-        }
-    }
-    let counts = session
-        .map(perf::Session::finish)
-        .transpose()
-        .unwrap_or_else(|e| {
-            out.warnings.push(format!("perf: {e}"));
-            None
-        });
+    let readings = gauge.close(|| ());
+    let counts = gauge.finish(&mut out.warnings);
     let output = output.map_err(|e| format!("cannot run the load tool: {e}"))?;
     match output.status {
         None => return Err(format!("load tool still running after {timeout:?}; killed")),
@@ -93,23 +73,14 @@ pub fn measure_tool(
         return Err("the load tool completed no request".into());
     }
     out.warnings.extend(run.warnings);
-    let f = &mut out.figures;
-    f.insert(Metric::Throughput, run.throughput);
-    f.extend(run.latencies);
-    stats::insert_cpu(f, cpu, run.requests);
-    if let Some(c) = counts {
-        f.insert(
-            Metric::SyscallsPerOp,
-            c.syscalls as f64 / run.requests as f64,
-        );
-        f.insert(
-            Metric::CtxSwitchesPerOp,
-            c.context_switches as f64 / run.requests as f64,
-        );
-    }
-    if rss > 0 {
-        f.insert(Metric::RssMib, rss as f64 / (1024.0 * 1024.0));
-    }
+    window::file(
+        &mut out.figures,
+        run.requests,
+        run.throughput,
+        run.latencies,
+        &readings,
+        counts,
+    );
     Ok(out)
 }
 

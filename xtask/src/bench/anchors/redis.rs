@@ -6,10 +6,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use super::{free_port, measure_tool, which, TempDir, ToolRun};
-use crate::bench::report::Table;
-use crate::bench::server::{Ready, RunningServer, ServerSpec};
+use crate::bench::run::{Bench, TableId};
 use crate::bench::stats::{Metric, Op};
-use crate::bench::Bench;
+use crate::process::server::{Ready, ServerSpec};
 
 /// Name of our row.
 const OURS: &str = "mio-pool kv";
@@ -30,22 +29,23 @@ pub fn run(bench: &mut Bench) {
     if tests.is_empty() {
         return;
     }
-    let first = bench.tables.len();
-    for &&(id, command, pipeline) in &tests {
-        let title = format!(
-            "Redis protocol: redis-benchmark -t {command}, {CONNS} connections{}",
-            if pipeline > 1 {
-                format!(", pipeline {pipeline}")
-            } else {
-                String::new()
-            }
-        );
-        bench.tables.push(Table::new(id, &title, Op::REQUEST, OURS));
-    }
+    let tables: Vec<TableId> = tests
+        .iter()
+        .map(|&&(id, command, pipeline)| {
+            let title = format!(
+                "Redis protocol: redis-benchmark -t {command}, {CONNS} connections{}",
+                if pipeline > 1 {
+                    format!(", pipeline {pipeline}")
+                } else {
+                    String::new()
+                }
+            );
+            bench.add_table(id, &title, Op::REQUEST, OURS)
+        })
+        .collect();
     let skip = |bench: &mut Bench, reason: String| {
-        bench.note(format!("redis: skipped: {reason}"));
-        for table in &mut bench.tables[first..] {
-            table.skipped = Some(reason.clone());
+        for &t in &tables {
+            bench.skip(t, reason.clone());
         }
     };
     let Some(tool) = which("redis-benchmark") else {
@@ -54,14 +54,19 @@ pub fn run(bench: &mut Bench) {
             "redis-benchmark is not installed (apt-get install redis-tools)".into(),
         );
     };
-    let ours = bench.ws.release_bin("kv");
+    let ours = bench.release_bin("kv");
     if !ours.exists() {
         return skip(
             bench,
             format!("{} is not built (no `kv` example yet?)", ours.display()),
         );
     }
-    let mut specs = vec![ServerSpec::announcing(OURS, ours, &[], bench.args.workers)];
+    let mut specs = vec![ServerSpec::announcing(
+        OURS,
+        ours,
+        &[],
+        bench.args().workers,
+    )];
     let temp = match which("redis-server") {
         None => {
             bench.note("redis: redis-server is not installed (apt-get install redis-server); redis-benchmark runs against the kv example only".into());
@@ -75,6 +80,7 @@ pub fn run(bench: &mut Bench) {
                     args: redis_args(addr.port(), &temp.path().display().to_string()),
                     ready: Ready::Connect(addr),
                     stop_signal: libc::SIGTERM,
+                    cpu: None,
                 });
                 Some(temp)
             }
@@ -84,28 +90,12 @@ pub fn run(bench: &mut Bench) {
             }
         },
     };
-    let window = bench.timing.window.as_secs_f64();
-    let timeout = Duration::from_secs(if bench.args.quick { 30 } else { 120 });
-    bench.plan(specs.len() * bench.rounds);
-    for round in 0..bench.rounds {
-        for spec in &specs {
-            bench.step(&format!(
-                "redis · {} · round {}/{}",
-                spec.name,
-                round + 1,
-                bench.rounds
-            ));
-            let mut server =
-                match RunningServer::start(spec, &bench.log_path("redis", &spec.name, round)) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        for i in 0..tests.len() {
-                            bench.record(first + i, &spec.name, round, Err(e.clone()));
-                        }
-                        continue;
-                    }
-                };
-            for (i, &&(_, command, pipeline)) in tests.iter().enumerate() {
+    let window = bench.timing().window.as_secs_f64();
+    let timeout = Duration::from_secs(if bench.args().quick { 30 } else { 120 });
+    bench.in_rounds("redis", &specs, &tables, |bench, _, server, _| {
+        tests
+            .iter()
+            .map(|&&(_, command, pipeline)| {
                 // Sized to last about one window at typical loopback rates.
                 let per_second = if pipeline > 1 { 500_000.0 } else { 80_000.0 };
                 let requests = ((window * per_second) as u64).max(1000);
@@ -123,19 +113,13 @@ pub fn run(bench: &mut Bench) {
                     // Single-threaded client: `--threads 2` measured half the
                     // throughput here (39.7k against 87.7k GET/s on redis-server).
                     .arg("--csv");
-                let result =
-                    measure_tool(&mut server, bench.perf.as_ref(), &mut cmd, timeout, |out| {
-                        parse_csv(out, requests)
-                    });
-                bench.record(first + i, &spec.name, round, result);
-            }
-            server.stop();
-        }
-    }
+                measure_tool(server, bench.perf(), &mut cmd, timeout, |out| {
+                    parse_csv(out, requests)
+                })
+            })
+            .collect()
+    });
     drop(temp);
-    for table in &mut bench.tables[first..] {
-        table.summarize();
-    }
 }
 
 /// redis-server's command line: loopback, persistence off, files in `dir`.

@@ -9,12 +9,20 @@
 
 pub mod churn;
 pub mod idle;
+pub mod openloop;
 pub mod pingpong;
+pub mod trickle;
 
+use std::io;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
-use std::time::Instant;
+use std::sync::{mpsc, Arc};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use mio::event::Event;
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
 
 use hdrhistogram::Histogram;
 
@@ -137,6 +145,151 @@ impl Running {
     }
 }
 
+/// How long connecting all clients may take: 30 s, plus 5 ms for each
+/// connection (16,000 connections took more than 30 s on a busy 2-core
+/// machine, where a full accept backlog makes a connect wait for a
+/// retransmitted SYN).
+fn connect_timeout(conns: usize) -> Duration {
+    Duration::from_secs(30) + Duration::from_millis(5) * conns as u32
+}
+
+/// Tells the starter whether a client thread's connections are open.
+pub type Ready = mpsc::Sender<Result<(), String>>;
+
+/// Starts client threads for `conns` connections split over up to
+/// `threads` threads: `client(n, phase, ready)` runs on each with its share
+/// `n`, reports on `ready` once its connections are open (or could not
+/// be), then generates load until the phase says stop. Returns once every
+/// thread is connected (the run starts in warm-up), or the first error.
+pub fn spawn_clients<F>(conns: usize, threads: usize, client: F) -> Result<Running, String>
+where
+    F: Fn(usize, &Phase, &Ready) -> Tally + Clone + Send + 'static,
+{
+    let phase = Phase::new();
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let handles: Vec<_> = split(conns, threads)
+        .into_iter()
+        .map(|n| {
+            let phase = phase.clone();
+            let ready = ready_tx.clone();
+            let client = client.clone();
+            thread::spawn(move || client(n, &phase, &ready))
+        })
+        .collect();
+    let running = Running {
+        phase,
+        threads: handles,
+    };
+    let limit = connect_timeout(conns);
+    let deadline = Instant::now() + limit;
+    for _ in 0..running.threads.len() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let result = ready_rx
+            .recv_timeout(left)
+            .unwrap_or_else(|_| Err(format!("clients not connected within {limit:?}")));
+        if let Err(e) = result {
+            running.finish();
+            return Err(e);
+        }
+    }
+    Ok(running)
+}
+
+/// What a client thread does with its connections, for [`drive`].
+pub trait Driver {
+    /// Timed work before each poll (the open loop's schedule). Connections
+    /// it fails go into `failed`; `dead` says which failed earlier. Returns
+    /// how long the poll may wait.
+    fn before_poll(
+        &mut self,
+        dead: &[bool],
+        failed: &mut Vec<(usize, io::Error)>,
+        tally: &mut Tally,
+    ) -> Duration;
+
+    /// Handles a readiness event of connection `i`; an error takes the
+    /// connection out of the run.
+    fn on_event(&mut self, i: usize, event: &Event, tally: &mut Tally) -> io::Result<()>;
+}
+
+/// Runs a client thread's event loop over `n` connections registered on
+/// `poll` with their index as token, until every connection has failed or
+/// the phase says stop. Each failure counts in `tally` once. The poll waits
+/// at most 20 ms, which bounds how long a stop can go unseen.
+pub fn drive(poll: &mut Poll, n: usize, driver: &mut impl Driver, phase: &Phase, tally: &mut Tally) {
+    let mut dead = vec![false; n];
+    let mut open = n;
+    let mut failed = Vec::new();
+    let mut events = Events::with_capacity(1024);
+    while open > 0 && !phase.is_stopped() {
+        let wait = driver.before_poll(&dead, &mut failed, tally);
+        for (i, e) in failed.drain(..) {
+            if !std::mem::replace(&mut dead[i], true) {
+                open -= 1;
+                tally.error(e);
+            }
+        }
+        if let Err(e) = poll.poll(&mut events, Some(wait.min(Duration::from_millis(20)))) {
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            tally.error(format!("poll: {e}"));
+            break;
+        }
+        for event in events.iter() {
+            let i = event.token().0;
+            if dead.get(i) != Some(&false) {
+                continue;
+            }
+            if let Err(e) = driver.on_event(i, event, tally) {
+                dead[i] = true;
+                open -= 1;
+                tally.error(e);
+            }
+        }
+    }
+}
+
+/// [`connect`]s a client thread's `n` connections and says on `ready`
+/// whether that worked; `None` if it did not.
+pub fn connect_and_report(
+    addr: SocketAddr,
+    n: usize,
+    ready: &Ready,
+) -> Option<(Poll, Vec<TcpStream>)> {
+    match connect(addr, n) {
+        Ok(setup) => {
+            let _ = ready.send(Ok(()));
+            Some(setup)
+        }
+        Err(e) => {
+            let _ = ready.send(Err(format!("connecting to {addr}: {e}")));
+            None
+        }
+    }
+}
+
+/// Opens `n` non-blocking connections to `addr` with TCP_NODELAY, each
+/// registered for reading and writing (edge-triggered) with its index as
+/// its token, on a new `Poll`.
+pub fn connect(addr: SocketAddr, n: usize) -> io::Result<(Poll, Vec<TcpStream>)> {
+    let poll = Poll::new()?;
+    let mut streams = Vec::with_capacity(n);
+    for i in 0..n {
+        let std_stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+        std_stream.set_nodelay(true)?;
+        std_stream.set_nonblocking(true)?;
+        let mut stream = TcpStream::from_std(std_stream);
+        poll.registry().register(
+            &mut stream,
+            Token(i),
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
+        streams.push(stream);
+    }
+    Ok((poll, streams))
+}
+
 /// Splits `n` connections over `threads` threads as evenly as possible,
 /// dropping threads that would get none.
 pub fn split(n: usize, threads: usize) -> Vec<usize> {
@@ -150,7 +303,6 @@ pub fn split(n: usize, threads: usize) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn split_is_even_and_total() {

@@ -60,6 +60,25 @@ pub fn start_watchdog(limit: Duration) {
     });
 }
 
+/// Binds the calling thread (and the threads and processes it creates
+/// from now on) to CPU `cpu`. Async-signal-safe: one system call on a
+/// set built on the stack.
+pub fn pin_to(cpu: usize) -> io::Result<()> {
+    // SAFETY: cpu_set_t is plain data for which all zeroes is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    if cpu >= 8 * std::mem::size_of::<libc::cpu_set_t>() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "no such CPU"));
+    }
+    // SAFETY: `cpu` is inside the set (checked above).
+    unsafe { libc::CPU_SET(cpu, &mut set) };
+    // SAFETY: `set` is a valid cpu_set_t and its size is passed with it.
+    let rc = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// A child process in its own process group, killed (group and all) when dropped.
 #[derive(Debug)]
 pub struct Supervised {
@@ -72,15 +91,25 @@ pub struct Supervised {
 impl Supervised {
     /// Spawns `cmd` in a new process group with a parent-death signal.
     pub fn spawn(cmd: &mut Command) -> io::Result<Supervised> {
+        Supervised::spawn_on(cmd, None)
+    }
+
+    /// Spawns `cmd` like [`Supervised::spawn`], on CPU `cpu` only if one
+    /// is given (its threads inherit the affinity).
+    pub fn spawn_on(cmd: &mut Command, cpu: Option<usize>) -> io::Result<Supervised> {
         cmd.process_group(0);
-        // SAFETY: the closure runs between fork and exec and only calls
-        // prctl, which is async-signal-safe; it touches no allocator or lock.
+        // SAFETY: the closure runs between fork and exec and only makes
+        // system calls (prctl, sched_setaffinity), which are
+        // async-signal-safe; it touches no allocator or lock.
         unsafe {
-            cmd.pre_exec(|| {
+            cmd.pre_exec(move || {
                 if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
                     return Err(io::Error::last_os_error());
                 }
-                Ok(())
+                match cpu {
+                    Some(cpu) => pin_to(cpu),
+                    None => Ok(()),
+                }
             });
         }
         let child = cmd.spawn()?;
@@ -199,6 +228,21 @@ fn drain(pipe: Option<impl Read + Send + 'static>) -> thread::JoinHandle<String>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pinned_child_runs_on_its_cpu_only() {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "grep Cpus_allowed_list /proc/self/status"])
+            .stdout(Stdio::piped());
+        let mut child = Supervised::spawn_on(&mut cmd, Some(0)).unwrap();
+        let mut out = String::new();
+        child
+            .take_stdout()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        assert_eq!(out.split_whitespace().nth(1), Some("0"), "{out}");
+    }
 
     #[test]
     fn run_bounded_captures_output() {

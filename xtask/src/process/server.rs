@@ -37,6 +37,8 @@ pub struct ServerSpec {
     pub ready: Ready,
     /// Signal that asks it to shut down.
     pub stop_signal: libc::c_int,
+    /// The one CPU it runs on, if pinned (`cargo xtask bench --pin`).
+    pub cpu: Option<usize>,
 }
 
 impl ServerSpec {
@@ -56,6 +58,7 @@ impl ServerSpec {
             args,
             ready: Ready::Announce,
             stop_signal: libc::SIGTERM,
+            cpu: None,
         }
     }
 }
@@ -81,7 +84,7 @@ impl RunningServer {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log_file));
-        let mut process = Supervised::spawn(&mut cmd)
+        let mut process = Supervised::spawn_on(&mut cmd, spec.cpu)
             .map_err(|e| format!("cannot run {}: {e}", spec.program.display()))?;
         let stdout = process.take_stdout().expect("stdout is piped");
         let (tx, rx) = mpsc::channel();
@@ -161,9 +164,10 @@ impl RunningServer {
         self.process.try_wait().is_none()
     }
 
-    /// Asks the server to stop, then kills whatever is left after a grace period.
-    pub fn stop(self) {
-        self.process.stop(self.stop_signal, Duration::from_secs(2));
+    /// Asks the server to stop, then kills whatever is left after a grace
+    /// period; returns its exit status if it exited by itself in time.
+    pub fn stop(self) -> Option<std::process::ExitStatus> {
+        self.process.stop(self.stop_signal, Duration::from_secs(2))
     }
 }
 

@@ -1,4 +1,4 @@
-//! What the benchmark reads about a server process from `/proc`, and the
+//! What xtask reads about a server process from `/proc`, and the
 //! open-file limit it raises for itself and its children.
 
 use std::fs;
@@ -119,6 +119,17 @@ impl CpuTime {
     /// User plus system time.
     pub fn total(self) -> f64 {
         self.user + self.system
+    }
+}
+
+impl std::ops::Add for CpuTime {
+    type Output = CpuTime;
+
+    fn add(self, other: CpuTime) -> CpuTime {
+        CpuTime {
+            user: self.user + other.user,
+            system: self.system + other.system,
+        }
     }
 }
 

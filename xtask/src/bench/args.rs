@@ -1,0 +1,132 @@
+//! The command line of `cargo xtask bench`.
+//!
+//! Compiled in the light build too (it needs only clap): `cargo xtask bench
+//! --help` and argument errors answer before any release build starts.
+
+/// Name of the mio-pool row, the baseline of every ratio.
+pub const POOL: &str = "mio-pool";
+
+/// Names of the peer servers of `cargo xtask peer`, in run order.
+pub const PEERS: [&str; 3] = ["tokio", "threads", "bare-mio"];
+
+/// How long a run and each scenario take, for `--help`.
+pub const DURATIONS: &str = "\
+How long (measured on 2 CPUs, after the release build; 4 echo servers, default timing):
+  full run (3 rounds), everything:      about 20 min (--rounds 5: about 30)
+  --quick, everything:                  about 1.5 min
+  per scenario, 3 rounds (--quick):
+    echo-64B-1c/64c/512c, echo-16KiB-64c, echo-1KiB-64c, churn: about 30 s each (3 s)
+    echo-64B-4096c: about 1 min; echo-64B-16000c: about 3 min (echo-64B-2048c: 10 s)
+    idle (10,000 connections): about 2 min (15 s)
+    open-64B-25pct/50pct/75pct/90pct: about 30 s each (3 s)
+    slowloris (5,000 trickling; waits up to 15 s for the header deadline): about 1.5 min (5 s)
+    http-wrk: about 20 s; redis-*: about 40 s together (10 s)
+  each --variant adds a fifth of the echo and open-loop time.";
+
+/// Command line of `cargo xtask bench`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchArgs {
+    /// Smoke test: every scenario for a fraction of a second, one round (figures are not meaningful).
+    #[arg(long)]
+    pub quick: bool,
+    /// Times each server is measured per scenario, taking turns [default: 3; --quick: 1].
+    #[arg(long)]
+    pub rounds: Option<usize>,
+    /// Warm-up before each measurement window, seconds [default: 0.5; --quick: 0.05].
+    #[arg(long)]
+    pub warmup: Option<f64>,
+    /// Measurement window, seconds [default: 1.5; --quick: 0.2].
+    #[arg(long)]
+    pub window: Option<f64>,
+    /// Worker threads of every server.
+    #[arg(long, default_value_t = 2)]
+    pub workers: usize,
+    /// Per-core figures: the load generator (and the load tools) on CPU 0,
+    /// every server on CPU 1 with one worker (`--workers` is ignored).
+    #[arg(long)]
+    pub pin: bool,
+    /// Client threads of the load generator.
+    #[arg(long, default_value_t = 2)]
+    pub client_threads: usize,
+    /// Idle connections of the idle scenario [default: 10000; --quick: 1000].
+    #[arg(long)]
+    pub idle: Option<usize>,
+    /// Trickling connections of the slowloris scenario [default: 5000; --quick: 200].
+    #[arg(long)]
+    pub slowloris: Option<usize>,
+    /// Run only the scenarios whose id contains this text (repeatable). Ids:
+    /// echo-64B-1c, echo-64B-64c, echo-64B-512c, echo-16KiB-64c, churn, idle,
+    /// echo-64B-4096c, echo-64B-16000c (--quick: echo-64B-2048c), echo-1KiB-64c,
+    /// open-64B-25pct, open-64B-50pct, open-64B-75pct, open-64B-90pct,
+    /// slowloris, http-wrk, redis-set, redis-get, redis-set-P16, redis-get-P16.
+    #[arg(long)]
+    pub only: Vec<String>,
+    /// Skip the external anchors (wrk against nginx, redis-benchmark against redis-server).
+    #[arg(long)]
+    pub no_anchors: bool,
+    /// Do not count system calls and context switches with perf.
+    #[arg(long)]
+    pub no_perf: bool,
+    /// Also run the mio-pool echo server with extra options, as a server of
+    /// its own named NAME (repeatable), e.g. `--variant "no-yield=--yield-after-us off"`:
+    /// an A/B comparison within one interleaved run.
+    #[arg(long, value_name = "NAME=OPTIONS", value_parser = parse_variant)]
+    pub variant: Vec<Variant>,
+    /// Stand-in for the mio-pool echo server: `peer:NAME` (a peer of `cargo xtask peer`)
+    /// or the path of a server with the examples' command line.
+    #[arg(long, hide = true)]
+    pub server: Option<String>,
+    /// Run from this binary without building (set when xtask hands over to its release build).
+    #[arg(long, hide = true)]
+    pub no_build: bool,
+}
+
+/// An extra mio-pool echo server of `--variant`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Variant {
+    /// Its name in the report.
+    pub name: String,
+    /// Options added to the echo server's command line.
+    pub options: Vec<String>,
+}
+
+/// Parses `NAME=OPTIONS` of `--variant`.
+fn parse_variant(s: &str) -> Result<Variant, String> {
+    let (name, options) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?}: expected NAME=OPTIONS"))?;
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(format!("{s:?}: the name is empty"));
+    }
+    if name == POOL || PEERS.contains(&name) {
+        return Err(format!("{name:?} is the name of a server already"));
+    }
+    Ok(Variant {
+        name: name.to_owned(),
+        options: options.split_whitespace().map(str::to_owned).collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variants_are_a_name_and_options() {
+        assert_eq!(
+            parse_variant("no-yield=--yield-after-us off").unwrap(),
+            Variant {
+                name: "no-yield".into(),
+                options: vec!["--yield-after-us".into(), "off".into()],
+            }
+        );
+        assert_eq!(
+            parse_variant("same=").unwrap().options,
+            Vec::<String>::new()
+        );
+        assert!(parse_variant("no equals sign").is_err());
+        assert!(parse_variant("=--x").is_err());
+        assert!(parse_variant("tokio=--x").is_err());
+    }
+}

@@ -1,0 +1,89 @@
+//! Latency at a fixed load (issue 12): 64 connections sending 64-byte
+//! requests on an open-loop schedule ([`openloop`]) at 25, 50, 75 and 90%
+//! of tokio's peak, every echo server in alternating rounds; p50, p99 and
+//! p99.9 counted from when each request was due.
+//!
+//! tokio's peak is its median round trips/s in the closed-loop
+//! `echo-64B-64c` scenario of the same run; when that did not run (`--only`),
+//! one closed-loop window against tokio measures it first.
+
+use super::load::openloop;
+use super::load::pingpong::{self, Message};
+use super::run::Bench;
+use super::scenario;
+use super::stats::{Metric, Op};
+use super::window::Gauge;
+use crate::process::server::{RunningServer, ServerSpec};
+
+/// The load levels, percent of tokio's peak.
+pub const LEVELS: [u32; 4] = [25, 50, 75, 90];
+
+/// Connections.
+const CONNS: usize = 64;
+/// Request size.
+const SIZE: usize = 64;
+
+/// The table id of a level.
+pub fn id(level: u32) -> String {
+    format!("open-64B-{level}pct")
+}
+
+/// Runs the levels that `--only` wants.
+pub fn run(bench: &mut Bench, servers: &[ServerSpec]) {
+    let levels: Vec<u32> = LEVELS
+        .into_iter()
+        .filter(|&l| bench.wanted(&id(l)))
+        .collect();
+    if levels.is_empty() {
+        return;
+    }
+    let peak = match bench.figure("echo-64B-64c", "tokio", Metric::Throughput) {
+        Some(p) => p,
+        None => match tokio_peak(bench, servers) {
+            Ok(p) => {
+                bench.note(format!(
+                    "open loop: tokio's peak measured on its own: {p:.0} round trips/s"
+                ));
+                p
+            }
+            Err(e) => {
+                for l in levels {
+                    let t = bench.add_table(&id(l), &id(l), Op::ROUND_TRIP, super::args::POOL);
+                    bench.skip(t, format!("cannot measure tokio's peak: {e}"));
+                }
+                return;
+            }
+        },
+    };
+    let timing = *bench.timing();
+    for level in levels {
+        let rate = peak * f64::from(level) / 100.0;
+        let title = format!(
+            "open loop: {CONNS} connections, {SIZE}-byte requests at {level}% of tokio's peak ({rate:.0}/s), latency from the due time"
+        );
+        let t = bench.add_table(&id(level), &title, Op::ROUND_TRIP, super::args::POOL);
+        bench.in_rounds(&id(level), servers, &[t], |bench, _, server, _| {
+            vec![scenario::measure_load(server, bench.perf(), &timing, |addr| {
+                openloop::start(addr, CONNS, SIZE, rate, timing.client_threads)
+            })]
+        });
+    }
+}
+
+/// tokio's closed-loop round trips/s with 64 connections, one window.
+fn tokio_peak(bench: &Bench, servers: &[ServerSpec]) -> Result<f64, String> {
+    let spec = servers
+        .iter()
+        .find(|s| s.name == "tokio")
+        .ok_or("no tokio server")?;
+    let server = RunningServer::start(spec, &bench.log_path("open-peak", "tokio", 0))?;
+    let timing = bench.timing();
+    let running = pingpong::start(server.addr, CONNS, &Message::echo(SIZE), timing.client_threads);
+    let result = running.map(|r| scenario::run_window(r, timing, &mut Gauge::attach(None, &[])));
+    server.stop();
+    let (tally, readings) = result?;
+    if tally.ops == 0 {
+        return Err(tally.first_error.unwrap_or_else(|| "no round trip".into()));
+    }
+    Ok(tally.ops as f64 / readings.seconds)
+}
