@@ -2,15 +2,16 @@
 //!
 //! The binaries (`echo`, `http`, `kv`) are thin: they parse arguments, build
 //! a pool, and hand each connection's readiness to a protocol function from
-//! this crate through [`conn::Conn::drive`].
+//! this crate through `mio_pool::Driver::drive`.
 //!
 //! * [`cli`]: options, logging, the `listening on` line, shutdown signals.
 //! * [`echo`]: the `echo` server's protocol.
-//! * [`conn`]: a buffered connection that a pool handler drives: read until
-//!   drained, parse, queue replies, flush, keep unsent output.
 //! * [`http`]: HTTP/1.1 request parsing (on `httparse`), responses, and the
 //!   `http` server's routes.
-//! * [`limits`]: the per-connection bounds as command-line options.
+//! * [`limits`]: `--idle-timeout`, `--max-connections`, `--header-timeout`
+//!   and why their defaults.
+//! * [`bounds`]: the per-connection buffer bounds (`--max-head`, `--max-body`,
+//!   `--max-output`, `--max-request`) and why their defaults.
 //! * [`listen`]: the listening socket: bound, or inherited from systemd,
 //!   `--listen-fd` or a restarting predecessor; TCP or Unix-domain.
 //! * [`restart`]: restarts on SIGHUP that drop nothing, and the pid file.
@@ -25,13 +26,13 @@
 //! Step`: it answers every complete request at the front of `input`, appends
 //! the replies to `output`, and says how much input it consumed and whether
 //! to close. State that must outlive one call lives in the connection's
-//! protocol state (the `P` of [`conn::Conn`]): a parser's place in a request
+//! protocol state (the `P` of [`mio_pool::Driver`]): a parser's place in a request
 //! that has not all arrived (so that a request split over many reads costs
 //! what it costs in one), and `kv`'s [`kv::Session`] with the protocol
 //! version, client name, `MULTI` queue and watched keys.
 
+pub mod bounds;
 pub mod cli;
-pub mod conn;
 pub mod echo;
 pub mod http;
 pub mod kv;

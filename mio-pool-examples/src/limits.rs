@@ -1,173 +1,251 @@
-//! The per-connection bounds of the example servers as command-line
-//! options: what one client can make a server hold or do.
+//! The options that bound what clients may hold: `--idle-timeout`,
+//! `--max-connections` and, on `http`, `--header-timeout`.
 //!
-//! | option (binary)          | default | bounds                                   | compare |
-//! |--------------------------|---------|------------------------------------------|---------|
-//! | `--max-head` (http)      | 8k      | request head and chunked trailers (`431`) | nginx `large_client_header_buffers 4 8k` |
-//! | `--max-body` (http)      | 1m      | request body (`413`); never held whole    | nginx `client_max_body_size 1m` |
-//! | `--max-output` (http)    | 8k      | replies queued before answering pauses (about 19 KB held per pipelining client) | nginx holds 21-26 KB for one |
-//! | `--max-request` (kv)     | 65m     | one command's bytes, refused with an error and closed | redis: 512 MB per argument, 1 GB per client |
-//! | `--max-output` (kv)      | 256k    | replies queued before executing pauses    | redis: no limit for normal clients |
+//! | option | `echo` | `http` | `kv` | nginx | redis-server |
+//! |--------|--------|--------|------|-------|--------------|
+//! | `--idle-timeout` | 300 s | 60 s | 300 s | `keepalive_timeout 75s` | `timeout 0` (never) |
+//! | `--header-timeout` | | 10 s | | `client_header_timeout 60s` | |
+//! | `--max-connections` | open-file limit − 32 | same | same | `worker_connections 512` per worker | `maxclients 10000`, lowered to the open-file limit − 32 |
 //!
-//! Sizes take an optional `k`, `m` or `g` suffix (powers of 1024).
+//! Why these, against theirs:
+//! * An idle HTTP connection costs a descriptor and a client reconnects
+//!   cheaply, so `http` closes idle ones a little sooner than nginx (60 s).
+//! * Redis clients keep pooled connections idle for long, which is why
+//!   redis-server never closes them; but then a client that vanished
+//!   without a FIN holds its descriptor forever. Five minutes keeps pools
+//!   working (they reconnect) and lets dead clients go; `echo`, the
+//!   benchmark's server, does the same.
+//! * A request head that takes more than 10 s is a slow-loris attack, not a
+//!   slow link (a head is a few hundred bytes); nginx's 60 s lets each such
+//!   client hold a connection six times longer.
+//! * Past the open-file limit `accept` fails anyway; capping a little below
+//!   it (Redis' reserve of 32) keeps descriptors for everything else, and
+//!   new clients wait in the kernel's backlog instead of being refused.
+//!   nginx's 512 per worker is far below what a pool serves (about 0.2 KiB
+//!   per idle connection).
+
+use std::time::Duration;
 
 use clap::{Arg, ArgMatches, Command};
 
-use crate::http;
-use crate::kv;
-use crate::resp;
-
-/// The `kv` server's bounds per connection.
+/// The lifecycle bounds of an example server; `None` is off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct KvLimits {
-    /// The most bytes one command may take (`--max-request`): see
-    /// [`resp::Parser::max_request`].
-    pub max_request: usize,
-    /// Replies queued at which the server stops executing commands until
-    /// the client reads (`--max-output`): see [`kv::Session::serve`].
-    pub max_output: usize,
+pub struct Limits {
+    /// Close a connection that has had no event and no handler call for
+    /// this long (`--idle-timeout SECS|off`).
+    pub idle_timeout: Option<Duration>,
+    /// Stop accepting while this many connections are open
+    /// (`--max-connections N|off`).
+    pub max_connections: Option<usize>,
+    /// `http` only: the whole request head must arrive within this long of
+    /// its first byte, or the client gets `408` and is closed
+    /// (`--header-timeout SECS|off`).
+    pub header_timeout: Option<Duration>,
 }
 
-impl Default for KvLimits {
-    fn default() -> KvLimits {
-        KvLimits {
-            max_request: resp::MAX_REQUEST,
-            max_output: kv::OUTPUT_LIMIT,
+/// Descriptors kept for everything but client connections when the cap
+/// comes from the open-file limit (Redis keeps 32 too).
+pub const RESERVED_FDS: usize = 32;
+
+/// The default `--header-timeout` of `http`, in seconds.
+pub const DEFAULT_HEADER_TIMEOUT_SECS: &str = "10";
+
+/// The default `--idle-timeout` of the server called `name`, in seconds.
+pub fn default_idle_timeout_secs(name: &str) -> &'static str {
+    match name {
+        "http" => "60",
+        _ => "300",
+    }
+}
+
+/// Why the default `--idle-timeout` of `name`, as `--help` says it.
+fn idle_reason(name: &str) -> &'static str {
+    match name {
+        "http" => {
+            "60 s: an idle HTTP connection holds a descriptor and clients \
+             reconnect cheaply (nginx: 75 s)"
+        }
+        _ => {
+            "300 s: pooled clients keep connections idle for long, but one that \
+             vanished without closing would hold its descriptor forever \
+             (redis-server: never)"
         }
     }
 }
 
-/// `cmd` with the `http` server's `--max-head`, `--max-body` and
-/// `--max-output`.
-pub fn http_args(cmd: Command) -> Command {
-    let d = http::Limits::default();
-    cmd.arg(size_arg(
-        "max-head",
-        d.max_head,
-        "Largest request head (request line and fields) in bytes; larger gets 431 \
-         (nginx: 8k)",
-    ))
-    .arg(size_arg(
-        "max-body",
-        d.max_body,
-        "Largest request body in bytes (streamed, never held whole); larger gets 413 \
-         (nginx client_max_body_size: 1m)",
-    ))
-    .arg(size_arg(
-        "max-output",
-        d.max_output,
-        "Responses queued for a client that does not read, in bytes, before the \
-         server stops answering its requests (nginx holds about 21-26 KB for such a client)",
-    ))
-}
-
-/// The `http` limits in matches of [`http_args`].
-pub fn http_limits(m: &ArgMatches) -> http::Limits {
-    http::Limits {
-        max_head: get(m, "max-head"),
-        max_body: get(m, "max-body"),
-        max_output: get(m, "max-output"),
+/// Adds the options to `cmd`, with the defaults of the server called `name`
+/// (`--header-timeout` only for `http`).
+pub fn args(cmd: Command, name: &str) -> Command {
+    let cmd = cmd
+        .arg(
+            Arg::new("idle-timeout")
+                .long("idle-timeout")
+                .value_name("SECS|off")
+                .help(format!(
+                    "Close connections idle (no event, no request) this long; \
+                     fractions allowed, 0 or off never. {}",
+                    idle_reason(name)
+                ))
+                .default_value(default_idle_timeout_secs(name))
+                .value_parser(seconds),
+        )
+        .arg(
+            Arg::new("max-connections")
+                .long("max-connections")
+                .value_name("N|off")
+                .help(format!(
+                    "Stop accepting while N connections are open (new clients \
+                     wait in the backlog); 0 or off no cap [default: the \
+                     open-file limit minus {RESERVED_FDS}, as redis-server \
+                     lowers its maxclients 10000; nginx: 512 per worker]"
+                ))
+                .value_parser(count),
+        );
+    if name != "http" {
+        return cmd;
     }
+    cmd.arg(
+        Arg::new("header-timeout")
+            .long("header-timeout")
+            .value_name("SECS|off")
+            .help(
+                "A request head must arrive whole within this long of its first \
+                 byte, else 408 and close; fractions allowed, 0 or off never \
+                 (nginx: 60 s, which lets a slow-loris client hold a connection \
+                 six times longer)",
+            )
+            .default_value(DEFAULT_HEADER_TIMEOUT_SECS)
+            .value_parser(seconds),
+    )
 }
 
-/// `cmd` with the `kv` server's `--max-request` and `--max-output`.
-pub fn kv_args(cmd: Command) -> Command {
-    let d = KvLimits::default();
-    cmd.arg(size_arg(
-        "max-request",
-        d.max_request,
-        "Largest command in bytes; larger gets an error reply and the connection closes \
-         (redis: 512m per argument, 1g per client; here a value is at most 64m)",
-    ))
-    .arg(size_arg(
-        "max-output",
-        d.max_output,
-        "Replies queued for a client that does not read, in bytes, before the \
-         server stops executing its commands (redis executes all it has read, unbounded)",
-    ))
-}
-
-/// The `kv` limits in matches of [`kv_args`].
-pub fn kv_limits(m: &ArgMatches) -> KvLimits {
-    KvLimits {
-        max_request: get(m, "max-request"),
-        max_output: get(m, "max-output"),
-    }
-}
-
-fn size_arg(name: &'static str, default: usize, help: &'static str) -> Arg {
-    Arg::new(name)
-        .long(name)
-        .value_name("BYTES")
-        .help(help)
-        // Built once per process at start-up; clap keeps it for good.
-        .default_value(&*format_size(default).leak())
-        .value_parser(parse_size)
-}
-
-fn get(m: &ArgMatches, name: &str) -> usize {
-    *m.get_one::<usize>(name).expect("limits have defaults")
-}
-
-/// `16384` as `16k`, `1048576` as `1m`: the shortest exact form.
-fn format_size(n: usize) -> String {
-    for (shift, unit) in [(30, "g"), (20, "m"), (10, "k")] {
-        if n != 0 && n % (1 << shift) == 0 {
-            return format!("{}{unit}", n >> shift);
-        }
-    }
-    n.to_string()
-}
-
-/// Bytes, with an optional `k`, `m` or `g` suffix; at least 1.
-fn parse_size(s: &str) -> Result<usize, String> {
-    let (digits, shift) = match s.as_bytes().last() {
-        Some(b'k' | b'K') => (&s[..s.len() - 1], 10),
-        Some(b'm' | b'M') => (&s[..s.len() - 1], 20),
-        Some(b'g' | b'G') => (&s[..s.len() - 1], 30),
-        _ => (s, 0),
+/// The options' values from matches of a command built with [`args`].
+pub fn from_matches(m: &ArgMatches) -> Limits {
+    let timeout = |id| {
+        m.try_get_one::<Option<Duration>>(id)
+            .ok()
+            .flatten()
+            .copied()
+            .flatten()
     };
-    let bad = || format!("{s:?} is not a size in bytes from 1 (e.g. 4096, 16k, 1m)");
-    let n: usize = digits.parse().map_err(|_| bad())?;
-    n.checked_mul(1 << shift).filter(|&n| n > 0).ok_or_else(bad)
+    Limits {
+        idle_timeout: timeout("idle-timeout"),
+        max_connections: match m.get_one::<Option<usize>>("max-connections") {
+            Some(given) => *given,
+            None => open_file_limit().map(|n| n.saturating_sub(RESERVED_FDS).max(1)),
+        },
+        header_timeout: timeout("header-timeout"),
+    }
+}
+
+/// `SECS` (whole or fractional), or `0`/`off` for none.
+fn seconds(s: &str) -> Result<Option<Duration>, String> {
+    if s == "off" {
+        return Ok(None);
+    }
+    let secs: f64 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is neither a number of seconds nor `off`"))?;
+    if secs == 0.0 {
+        return Ok(None);
+    }
+    Duration::try_from_secs_f64(secs)
+        .map(Some)
+        .map_err(|e| format!("{s:?} seconds: {e}"))
+}
+
+/// `N`, or `0`/`off` for none.
+fn count(s: &str) -> Result<Option<usize>, String> {
+    if s == "off" {
+        return Ok(None);
+    }
+    match s.parse::<usize>() {
+        Ok(0) => Ok(None),
+        Ok(n) => Ok(Some(n)),
+        Err(_) => Err(format!("{s:?} is neither a count nor `off`")),
+    }
+}
+
+/// The process's soft open-file limit, from `/proc/self/limits` (Linux);
+/// `None` where unknown or unlimited.
+fn open_file_limit() -> Option<usize> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line["Max open files".len()..]
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn sizes_parse_and_print() {
-        assert_eq!(parse_size("4096"), Ok(4096));
-        assert_eq!(parse_size("16k"), Ok(16 * 1024));
-        assert_eq!(parse_size("1M"), Ok(1 << 20));
-        assert!(parse_size("0").is_err());
-        assert!(parse_size("k").is_err());
-        assert!(parse_size("-1").is_err());
-        assert!(parse_size("99999999999999g").is_err());
-        assert_eq!(format_size(16 * 1024), "16k");
-        assert_eq!(format_size(resp::MAX_REQUEST), "65m");
-        assert_eq!(format_size(1000), "1000");
+    fn limits(name: &'static str, args: &[&str]) -> Result<Limits, clap::Error> {
+        args_of(name)
+            .try_get_matches_from(std::iter::once(name).chain(args.iter().copied()))
+            .map(|m| from_matches(&m))
+    }
+
+    fn args_of(name: &'static str) -> Command {
+        args(Command::new(name), name)
     }
 
     #[test]
-    fn defaults_and_overrides() {
-        let http = || http_args(Command::new("t"));
-        let kv = || kv_args(Command::new("t"));
-        assert_eq!(
-            http_limits(&http().get_matches_from(["t"])),
-            http::Limits::default()
+    fn defaults_per_server() {
+        let http = limits("http", &[]).unwrap();
+        assert_eq!(http.idle_timeout, Some(Duration::from_secs(60)));
+        assert_eq!(http.header_timeout, Some(Duration::from_secs(10)));
+        let cap = http.max_connections.expect("Linux has /proc/self/limits");
+        assert_eq!(cap + RESERVED_FDS, open_file_limit().unwrap());
+        let kv = limits("kv", &[]).unwrap();
+        assert_eq!(kv.idle_timeout, Some(Duration::from_secs(300)));
+        assert_eq!(kv.header_timeout, None);
+        assert!(
+            limits("kv", &["--header-timeout", "1"]).is_err(),
+            "only http has a header timeout"
         );
+    }
+
+    #[test]
+    fn values_whole_fractional_and_off() {
+        let l = limits(
+            "http",
+            &[
+                "--idle-timeout",
+                "2.5",
+                "--header-timeout",
+                "off",
+                "--max-connections",
+                "10",
+            ],
+        )
+        .unwrap();
+        assert_eq!(l.idle_timeout, Some(Duration::from_millis(2500)));
+        assert_eq!(l.header_timeout, None);
+        assert_eq!(l.max_connections, Some(10));
+        let off = limits("echo", &["--idle-timeout", "0", "--max-connections", "off"]).unwrap();
+        assert_eq!((off.idle_timeout, off.max_connections), (None, None));
         assert_eq!(
-            kv_limits(&kv().get_matches_from(["t"])),
-            KvLimits::default()
+            limits("echo", &["--max-connections", "0"])
+                .unwrap()
+                .max_connections,
+            None
         );
-        let m = http().get_matches_from(["t", "--max-output", "2k"]);
-        assert_eq!(http_limits(&m).max_output, 2048);
-        let m = kv().get_matches_from(["t", "--max-request", "1m"]);
-        assert_eq!(kv_limits(&m).max_request, 1 << 20);
-        assert!(http()
-            .try_get_matches_from(["t", "--max-body", "lots"])
-            .is_err());
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_a_reason() {
+        for bad in [
+            &["--idle-timeout", "soon"][..],
+            &["--idle-timeout", "-1"],
+            &["--idle-timeout", "1e30"],
+            &["--max-connections", "-3"],
+            &["--max-connections", "many"],
+        ] {
+            let e = limits("http", bad).unwrap_err().to_string();
+            assert!(e.contains(bad[1]), "{e}");
+        }
     }
 }

@@ -17,10 +17,10 @@
 
 use mio_pool::StatsHandle;
 use mio_pool_examples::server::Draining;
-use mio_pool_examples::{cli, http, limits, server};
+use mio_pool_examples::{bounds, cli, http, server};
 
 fn main() -> std::process::ExitCode {
-    let m = limits::http_args(cli::command(
+    let m = bounds::http_args(cli::command(
         "http",
         "HTTP/1.1 server on mio-pool: GET / says hello, a body sent to / comes back, \
          GET /stats shows the pool's counters.",
@@ -29,18 +29,27 @@ fn main() -> std::process::ExitCode {
     .get_matches();
     // Over TLS, clients that negotiate ALPN learn it is HTTP/1.1.
     let opts = cli::options(&m).with_alpn(&[b"http/1.1"]);
-    let limits = limits::http_limits(&m);
+    let bounds = bounds::http_limits(&m);
     cli::init_logging();
+    let header_timeout = opts.limits.header_timeout;
     let result = server::run(
         "http",
         &opts,
         |stats, draining| (stats, draining),
         move |conn, (stats, draining): &mut (StatsHandle, Draining)| {
-            conn.set_output_limit(limits.max_output);
-            let draining = draining.get();
-            conn.drive(|session, input, out| {
-                http::serve_draining(session, &limits, input, out, || stats.snapshot(), draining)
-            })
+            conn.set_output_limit(bounds.max_output);
+            let result = conn.drive(|session, input, out| {
+                http::serve_draining(
+                    session,
+                    &bounds,
+                    input,
+                    out,
+                    || stats.snapshot(),
+                    draining.get(),
+                )
+            });
+            http::Session::update_deadline(conn, header_timeout);
+            result
         },
     );
     server::exit_code("http", result)

@@ -11,6 +11,7 @@
 //! | malformed      | `400`, then close                                  |
 //! | head > 8 KiB   | `431`, then close                                  |
 //! | body > 1 MiB   | `413`, then close                                  |
+//! | head not whole within `--header-timeout` of its first byte | `408`, then close ([`HeadDeadline`]) |
 //!
 //! `HEAD` is answered like `GET` without the body. Connections are
 //! persistent for HTTP/1.1 unless the request says `Connection: close`, and
@@ -22,7 +23,7 @@
 //! connection's place between reads, so a request split over many reads
 //! costs what it costs in one. The limits are [`Limits`].
 //!
-//! [`serve`] has the shape that [`Conn::drive`](crate::conn::Conn::drive)
+//! [`serve`] has the shape that [`Driver::drive`](mio_pool::Driver::drive)
 //! expects:
 //!
 //! ```
@@ -42,11 +43,13 @@
 //! ```
 
 mod chunked;
+mod deadline;
 mod request;
 mod response;
 mod server;
 
 pub use chunked::{ChunkDecoder, Decoded, MAX_CHUNK_LINE};
+pub use deadline::HeadDeadline;
 pub use request::{
     parse, parse_head, Body, Framing, Head, Parsed, Request, RequestError, MAX_BODY, MAX_HEAD,
     MAX_HEADERS,

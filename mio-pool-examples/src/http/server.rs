@@ -1,15 +1,16 @@
 //! The example HTTP server's routes, and the protocol function that answers
 //! every complete request in a read buffer.
 
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use std::io::Write;
 
 use super::chunked::ChunkDecoder;
 use super::request::{self, Framing, Head, RequestError, MAX_BODY, MAX_HEAD};
 use super::response::{http_date, Persistence, Response, Status};
-use crate::conn::Step;
-use mio_pool::PoolStats;
+use mio_pool::{Driver, PoolStats, ProtocolState, Step};
+
+use super::deadline::HeadDeadline;
 
 /// The body of `GET /`.
 pub const HELLO: &str = "Hello from mio-pool!\n";
@@ -52,7 +53,7 @@ pub struct Limits {
     pub max_body: usize,
     /// Unsent output at which the server stops answering requests until
     /// the client reads (see [Pausing on
-    /// output](crate::conn#pausing-on-output)). Default
+    /// output](mio_pool::Driver#backpressure-the-output-limit)). Default
     /// [`DEFAULT_OUTPUT_LIMIT`].
     pub max_output: usize,
 }
@@ -87,8 +88,13 @@ impl Default for Limits {
 /// body's response is written then). Each input byte is examined a bounded
 /// number of times however the request is split: [`Session::examined`]
 /// counts them.
+///
+/// It also keeps the request-head deadline ([`HeadDeadline`]; see
+/// [`Session::update_deadline`]). A body being streamed is consumed as it
+/// arrives, so the deadline covers the head only.
 #[derive(Debug, Default)]
 pub struct Session {
+    head_deadline: HeadDeadline,
     phase: Phase,
     /// Bytes at the front of the head (from the request's start) already
     /// searched for its end without finding it.
@@ -140,6 +146,14 @@ impl Session {
         Session::default()
     }
 
+    /// Updates the request-head deadline of `conn` after a `drive`, as
+    /// [`HeadDeadline::update`] does: running while the connection holds
+    /// part of a request, `timeout` from when it started one.
+    pub fn update_deadline<S>(conn: &mut Driver<S, Session>, timeout: Option<Duration>) {
+        let mid_request = conn.is_mid_request();
+        conn.state_mut().head_deadline.refresh(mid_request, timeout);
+    }
+
     /// Input bytes examined so far: the parse cost of everything served on
     /// this connection, however its bytes were split between reads.
     pub fn examined(&self) -> u64 {
@@ -170,6 +184,17 @@ impl Session {
     }
 }
 
+impl ProtocolState for Session {
+    fn deadline(&self) -> Option<Instant> {
+        self.head_deadline.deadline()
+    }
+
+    /// Appends `408 Request Timeout` (with `Connection: close`).
+    fn on_deadline(&mut self, output: &mut Vec<u8>) {
+        self.head_deadline.on_deadline(output);
+    }
+}
+
 /// Answers every request at the front of `input`, in order, appending the
 /// responses to `out`, and keeps its place in `session` between calls;
 /// `stats` is asked for the counters when `/stats` is requested. `input` is
@@ -180,7 +205,7 @@ impl Session {
 /// `limits.max_output`), discarded elsewhere. Before each request it checks
 /// the backlog: once `out` holds `limits.max_output` bytes it stops and
 /// leaves the rest of the input (see [Pausing on
-/// output](crate::conn#pausing-on-output)).
+/// output](mio_pool::Driver#backpressure-the-output-limit)).
 ///
 /// Returns [`Step::close`] after a response that closes the connection
 /// (`Connection: close`, HTTP/1.0 without keep-alive, an error status, or

@@ -7,7 +7,7 @@
 //! `INFO` shows. [`Session`] is one connection's state (protocol version,
 //! name, id, `MULTI` queue, watched keys); [`Session::serve`] answers every
 //! complete command in a read buffer, in the shape that
-//! [`Conn::drive`](crate::conn::Conn::drive) expects, with the session as
+//! [`Driver::drive`](mio_pool::Driver::drive) expects, with the session as
 //! the connection's protocol state:
 //!
 //! ```
@@ -66,9 +66,8 @@ pub use store::{now_ms, KeyRef, Keys, Store, Ttl, SCAN_SLICES, SHARDS};
 pub use strings::MAX_STRING;
 pub use transaction::{MAX_QUEUED_BYTES, MAX_WATCHED};
 
-use crate::conn::Step;
 use crate::resp::{self, Proto, Reply};
-use mio_pool::StatsHandle;
+use mio_pool::{ProtocolState, StatsHandle, Step};
 
 /// The Redis version `kv` answers like (`INFO`'s `redis_version`, `HELLO`'s
 /// `version`): its replies are compared with redis-server 7.0's.
@@ -151,7 +150,7 @@ impl Server {
 /// Client ids, as `CLIENT ID` and `HELLO` report them: unique per process.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
-/// One connection's state: the `P` of its `Conn<S, P>`.
+/// One connection's state: the `P` of its `mio_pool::Driver<S, P>`.
 #[derive(Debug)]
 pub struct Session {
     proto: Proto,
@@ -174,6 +173,9 @@ impl Default for Session {
     }
 }
 
+/// No deadline of its own: the pool's `--idle-timeout` closes idle clients.
+impl ProtocolState for Session {}
+
 impl Session {
     fn with_id(id: u64) -> Session {
         Session {
@@ -192,7 +194,7 @@ impl Session {
 /// The default output limit of a session (`kv --max-output`): replies
 /// queued at which it stops executing commands until the client reads;
 /// checked before each command (see [Pausing on
-/// output](crate::conn#pausing-on-output)). Redis executes every command
+/// output](mio_pool::Driver#pausing-on-output)). Redis executes every command
 /// it has read and closes a normal client only at its hard output limit,
 /// unlimited by default: 9 KB of `GET big` (a 1 MiB value) sent without
 /// reading then queues gigabytes. One reply is always queued whole, so a
@@ -255,7 +257,7 @@ impl Session {
     ///
     /// Before each command it checks the backlog: once `out` holds the
     /// output limit or more it stops and leaves the rest of the input
-    /// unconsumed (see [Pausing on output](crate::conn#pausing-on-output)).
+    /// unconsumed (see [Pausing on output](mio_pool::Driver#backpressure-the-output-limit)).
     /// A command split over many calls is parsed once: the session keeps
     /// the parser's place in it.
     ///
