@@ -6,8 +6,8 @@
 
 pub(crate) mod atomic {
     #[cfg(not(all(mio_pool_loom, test)))]
-    pub(crate) use std::sync::atomic::{fence, AtomicBool, Ordering};
+    pub(crate) use std::sync::atomic::{AtomicU64, Ordering};
 
     #[cfg(all(mio_pool_loom, test))]
-    pub(crate) use loom::sync::atomic::{fence, AtomicBool, Ordering};
+    pub(crate) use loom::sync::atomic::{AtomicU64, Ordering};
 }

@@ -70,14 +70,20 @@ impl Acceptor {
 
     /// Whether the cap stops accepting now. Called by the worker that holds
     /// the listener, before each accept.
-    fn capped(&self, counters: &Counters) -> bool {
-        self.cap.stops(|| counters.open())
+    fn capped(&self) -> bool {
+        self.cap.stops()
+    }
+
+    /// A new connection is in the table: it counts against the cap until
+    /// [`on_close`](Acceptor::on_close).
+    fn admitted(&self) {
+        self.cap.opened();
     }
 
     /// A connection closed (after `closed` was counted): resume accepting
     /// if the cap had stopped it.
-    pub(crate) fn on_close(&self, counters: &Counters) {
-        if self.cap.closed(|| counters.open()) {
+    pub(crate) fn on_close(&self) {
+        if self.cap.closed() {
             // Due at once: this worker resumes at the end of its batch.
             self.paused_until.store(1, Ordering::Release);
         }
@@ -154,7 +160,7 @@ where
         };
         let mut accepted = 0;
         loop {
-            if self.acceptor.capped(&self.counters) {
+            if self.acceptor.capped() {
                 // The listener stays disarmed; a close resumes accepting.
                 return;
             }
@@ -220,6 +226,8 @@ where
             Counters::bump(&self.counters.closed);
             return;
         };
+        // Counted against the cap before anything can close it.
+        self.acceptor.admitted();
         // In the table before the poller knows it: its first event may come
         // at once, to another worker, which must find it.
         let mut guard = conn.lock();
