@@ -9,6 +9,10 @@ pub const POOL: &str = "mio-pool";
 /// Names of the peer servers of `cargo xtask peer`, in run order.
 pub const PEERS: [&str; 3] = ["tokio", "threads", "bare-mio"];
 
+/// Name of the per-worker-loops peer, a server of the uneven-work and
+/// big-transfer scenarios only.
+pub const PER_WORKER: &str = "per-worker";
+
 /// How long a run and each scenario take, for `--help`.
 pub const DURATIONS: &str = "\
 How long, after the release build, on 2 CPUs (3 rounds; 4 echo servers):
@@ -60,7 +64,7 @@ pub struct BenchArgs {
     /// echo-64B-1c, echo-64B-64c, echo-64B-512c, echo-16KiB-64c, churn, idle,
     /// echo-64B-4096c, echo-64B-16000c (--quick: echo-64B-1024c), echo-1KiB-64c,
     /// open-64B-25pct, open-64B-50pct, open-64B-75pct, open-64B-90pct,
-    /// slowloris, http-wrk, redis-set, redis-get, redis-set-P16, redis-get-P16.
+    /// uneven-64B-64c, large-64KiB-16c, large-1MiB-16c, slowloris, http-wrk, redis-set, redis-get, redis-set-P16, redis-get-P16.
     #[arg(long)]
     pub only: Vec<String>,
     /// Skip the external anchors (wrk against nginx, redis-benchmark against redis-server).
@@ -101,7 +105,7 @@ fn parse_variant(s: &str) -> Result<Variant, String> {
     if name.is_empty() {
         return Err(format!("{s:?}: the name is empty"));
     }
-    if name == POOL || PEERS.contains(&name) {
+    if name == POOL || name == PER_WORKER || PEERS.contains(&name) {
         return Err(format!("{name:?} is the name of a server already"));
     }
     Ok(Variant {

@@ -85,6 +85,8 @@ fn measure(ws: Workspace, args: &BenchArgs) -> ExitCode {
     }
     let servers = echo_servers(&bench);
     echo(&mut bench, &servers);
+    let request_servers = request_servers(&bench, &servers);
+    requests(&mut bench, &request_servers);
     latency::run(&mut bench, &servers);
     slowloris::run(&mut bench);
     if args.no_anchors {
@@ -109,6 +111,53 @@ fn echo(bench: &mut run::Bench, servers: &[crate::process::server::ServerSpec]) 
             vec![scenario::measure(server, sc.load, &timing, bench.perf())]
         });
     }
+}
+
+/// Runs the scenarios of the bench request rule (uneven work, big
+/// transfers), servers taking turns within each round.
+#[cfg(feature = "bench")]
+fn requests(bench: &mut run::Bench, servers: &[crate::process::server::ServerSpec]) {
+    let timing = *bench.timing();
+    for sc in scenario::request_scenarios() {
+        if !bench.wanted(&sc.id) {
+            continue;
+        }
+        let t = bench.add_table(&sc.id, &sc.title, sc.op, args::POOL);
+        bench.in_rounds(&sc.id, servers, &[t], |bench, _, server, _| {
+            vec![scenario::measure(server, sc.load, &timing, bench.perf())]
+        });
+    }
+}
+
+/// The echo servers switched to the bench request rule (the `echo`
+/// example's `--bench-requests`, the peers' `--requests`), plus the
+/// per-worker peer, which only these scenarios need. A `--server` stand-in
+/// that is not a peer is kept as it is.
+#[cfg(feature = "bench")]
+fn request_servers(
+    bench: &run::Bench,
+    echo: &[crate::process::server::ServerSpec],
+) -> Vec<crate::process::server::ServerSpec> {
+    use crate::process::server::ServerSpec;
+
+    let echo_bin = bench.release_bin("echo");
+    let mut servers: Vec<ServerSpec> = echo.to_vec();
+    let mut per_worker = ServerSpec::announcing(
+        args::PER_WORKER,
+        bench.release_bin("xtask"),
+        &["peer", args::PER_WORKER],
+        bench.args().workers,
+    );
+    per_worker.args.push("--requests".into());
+    for spec in &mut servers {
+        if spec.program == echo_bin {
+            spec.args.insert(0, "--bench-requests".into());
+        } else if spec.args.first().is_some_and(|a| a == "peer") {
+            spec.args.push("--requests".into());
+        }
+    }
+    servers.push(per_worker);
+    servers
 }
 
 /// The echo servers, mio-pool first.
