@@ -11,8 +11,8 @@
 //! openssl s_client -connect 127.0.0.1:7000 -CAfile cert.pem -quiet
 //! ```
 //!
-//! For `cargo xtask bench` only, `--bench-requests` (first on the command
-//! line) answers 64-byte requests by the rule of `echo::serve_requests`
+//! For `cargo xtask bench` only, `--bench-requests` (a hidden flag, taken
+//! out before the common options are parsed) answers 64-byte requests by the rule of `echo::serve_requests`
 //! (`S` spins 1 ms of CPU, `L` asks for a large reply) instead of echoing.
 
 use mio_pool_examples::{cli, echo, server};
@@ -22,10 +22,11 @@ const BENCH_REQUESTS: &str = "--bench-requests";
 
 fn main() -> std::process::ExitCode {
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let bench = args.get(1).is_some_and(|a| a == BENCH_REQUESTS);
-    if bench {
-        args.remove(1);
+    let flag = args.iter().skip(1).position(|a| a == BENCH_REQUESTS);
+    if let Some(i) = flag {
+        args.remove(i + 1);
     }
+    let bench = flag.is_some();
     let opts = cli::parse_from(
         "echo",
         "Echo server on mio-pool: sends back every byte it receives.",

@@ -3,7 +3,9 @@
 //! Every server does the same echo work with the same worker threads and
 //! runs as its own release-built process: the `echo` example (mio-pool),
 //! and the peers of [`crate::peer`] (tokio, a thread per connection, a bare
-//! mio loop). A closed-loop load generator in this process drives each
+//! mio loop). The uneven-work and big-transfer scenarios switch every
+//! server to the bench request rule ([`crate::peer::requests`]) and add the
+//! per-worker-loops peer. A closed-loop load generator in this process drives each
 //! scenario ([`scenario`]); servers take turns, A B C D A B C D, and every
 //! figure is also shown as a ratio to mio-pool's, since absolute figures
 //! drift on a shared machine. External anchors ([`anchors`]) put the `http`

@@ -46,3 +46,41 @@ fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
     socket.listen(1024)?;
     Ok(TcpListener::from_std(socket.into()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::peer::requests::REQUEST_LEN;
+    use std::io::{Read, Write};
+    use std::time::Duration;
+
+    /// Two loops on one port each answer bench requests, large replies
+    /// included (more than a socket buffer: the pending path).
+    #[test]
+    fn loops_share_a_port_and_answer_requests() {
+        let first = bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = first.local_addr().unwrap();
+        let second = bind(addr).expect("a second SO_REUSEPORT listener on the same port");
+        // The loops serve until the test process exits.
+        for listener in [first, second] {
+            thread::spawn(move || super::super::bare_mio::serve_on(listener, true));
+        }
+        const LARGE: u32 = 300_000;
+        let mut large = [0u8; REQUEST_LEN];
+        large[0] = b'L';
+        large[1..5].copy_from_slice(&LARGE.to_le_bytes());
+        for _ in 0..8 {
+            let mut c = std::net::TcpStream::connect(addr).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+            c.write_all(&large).unwrap();
+            let mut back = vec![0u8; LARGE as usize];
+            c.read_exact(&mut back).unwrap();
+            assert!(back.iter().all(|&b| b == b'x'));
+            let plain = [9u8; REQUEST_LEN];
+            c.write_all(&plain).unwrap();
+            let mut echo = [0u8; REQUEST_LEN];
+            c.read_exact(&mut echo).unwrap();
+            assert_eq!(echo, plain);
+        }
+    }
+}

@@ -85,7 +85,9 @@ mod tests {
         assert_eq!(input, vec![2u8; 10], "the partial request waits");
         assert_eq!(out.len(), REQUEST_LEN + 1000 + REQUEST_LEN);
         assert_eq!(&out[..REQUEST_LEN], &[1u8; REQUEST_LEN][..]);
-        assert!(out[REQUEST_LEN..REQUEST_LEN + 1000].iter().all(|&b| b == b'x'));
+        assert!(out[REQUEST_LEN..REQUEST_LEN + 1000]
+            .iter()
+            .all(|&b| b == b'x'));
         assert_eq!(&out[REQUEST_LEN + 1000..], &spin[..]);
     }
 

@@ -120,10 +120,37 @@ impl Conn {
     /// Counts the message that starts now and decides whether it is the rare one.
     fn next_message(&mut self, msg: &Message) {
         self.count = self.count.wrapping_add(1);
-        self.rare = msg
-            .rare
-            .as_ref()
-            .is_some_and(|r| self.count % r.every == 0);
+        self.rare = msg.is_rare(self.count);
+    }
+}
+
+impl Message {
+    /// Whether a connection's `count`-th message is the rare one.
+    fn is_rare(&self, count: u32) -> bool {
+        self.rare.as_ref().is_some_and(|r| count % r.every == 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_message_in_every_is_the_rare_one() {
+        let msg = Message::uneven(100);
+        assert_eq!((1..=1000).filter(|&n| msg.is_rare(n)).count(), 10);
+        assert!(!(1..=1000).any(|n| Message::echo(64).is_rare(n)));
+        let rare = &msg.rare.as_ref().unwrap().request;
+        assert_eq!((rare.len(), rare[0]), (64, b'S'));
+        assert_eq!(msg.request.len(), msg.reply_len);
+    }
+
+    #[test]
+    fn large_requests_say_their_reply_length() {
+        let msg = Message::large(65_536);
+        assert_eq!(msg.request[0], b'L');
+        assert_eq!(msg.request[1..5], 65_536u32.to_le_bytes());
+        assert_eq!(msg.reply_len, 65_536);
     }
 }
 
