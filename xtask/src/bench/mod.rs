@@ -86,9 +86,11 @@ fn measure(ws: Workspace, args: &BenchArgs) -> ExitCode {
         ));
     }
     let servers = echo_servers(&bench);
-    echo(&mut bench, &servers);
+    let echo = scenario::echo_scenarios(bench.idle(), &bench.many());
+    run_scenarios(&mut bench, &servers, echo);
+    // Uneven work and big transfers, on servers in request mode.
     let request_servers = request_servers(&bench, &servers);
-    requests(&mut bench, &request_servers);
+    run_scenarios(&mut bench, &request_servers, scenario::request_scenarios());
     latency::run(&mut bench, &servers);
     slowloris::run(&mut bench);
     if args.no_anchors {
@@ -100,27 +102,15 @@ fn measure(ws: Workspace, args: &BenchArgs) -> ExitCode {
     bench.finish()
 }
 
-/// Runs the echo scenarios, servers taking turns within each round.
+/// Runs `scenarios` on `servers`, taking turns within each round.
 #[cfg(feature = "bench")]
-fn echo(bench: &mut run::Bench, servers: &[crate::process::server::ServerSpec]) {
+fn run_scenarios(
+    bench: &mut run::Bench,
+    servers: &[crate::process::server::ServerSpec],
+    scenarios: Vec<scenario::Scenario>,
+) {
     let timing = *bench.timing();
-    for sc in scenario::echo_scenarios(bench.idle(), &bench.many()) {
-        if !bench.wanted(&sc.id) {
-            continue;
-        }
-        let t = bench.add_table(&sc.id, &sc.title, sc.op, args::POOL);
-        bench.in_rounds(&sc.id, servers, &[t], |bench, _, server, _| {
-            vec![scenario::measure(server, sc.load, &timing, bench.perf())]
-        });
-    }
-}
-
-/// Runs the scenarios of the bench request rule (uneven work, big
-/// transfers), servers taking turns within each round.
-#[cfg(feature = "bench")]
-fn requests(bench: &mut run::Bench, servers: &[crate::process::server::ServerSpec]) {
-    let timing = *bench.timing();
-    for sc in scenario::request_scenarios() {
+    for sc in scenarios {
         if !bench.wanted(&sc.id) {
             continue;
         }
