@@ -131,28 +131,6 @@ impl Message {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn one_message_in_every_is_the_rare_one() {
-        let msg = Message::uneven(100);
-        assert_eq!((1..=1000).filter(|&n| msg.is_rare(n)).count(), 10);
-        assert!(!(1..=1000).any(|n| Message::echo(64).is_rare(n)));
-        let rare = &msg.rare.as_ref().unwrap().request;
-        assert_eq!((rare.len(), rare[0]), (64, b'S'));
-        assert_eq!(msg.request.len(), msg.reply_len);
-    }
-
-    #[test]
-    fn large_requests_say_their_reply_length() {
-        let msg = Message::large(65_536);
-        assert_eq!(msg.request[0], b'L');
-        assert_eq!(msg.request[1..5], 65_536u32.to_le_bytes());
-        assert_eq!(msg.reply_len, 65_536);
-    }
-}
 
 /// A client thread: connect `n` clients, report readiness, then ping-pong
 /// until the phase says stop.
@@ -302,5 +280,28 @@ impl Conn {
             self.next_message(msg);
             readable = false;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_message_in_every_is_the_rare_one() {
+        let msg = Message::uneven(100);
+        assert_eq!((1..=1000).filter(|&n| msg.is_rare(n)).count(), 10);
+        assert!(!(1..=1000).any(|n| Message::echo(64).is_rare(n)));
+        let rare = &msg.rare.as_ref().unwrap().request;
+        assert_eq!((rare.len(), rare[0]), (64, b'S'));
+        assert_eq!(msg.request.len(), msg.reply_len);
+    }
+
+    #[test]
+    fn large_requests_say_their_reply_length() {
+        let msg = Message::large(65_536);
+        assert_eq!(msg.request[0], b'L');
+        assert_eq!(msg.request[1..5], 65_536u32.to_le_bytes());
+        assert_eq!(msg.reply_len, 65_536);
     }
 }
