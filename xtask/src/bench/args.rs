@@ -23,7 +23,7 @@ How long, after the release build, on 2 CPUs (3 rounds; 4 echo servers):
   uneven work and big transfers (3 scenarios, 5 servers with the
     per-worker peer): about 3 min measured at load average 20
   --quick, everything: about 80 s measured at load average 19 (the
-    uneven-work and big-transfer scenarios add about 10 s)
+    uneven-work and big-transfer scenarios add about 5 s)
 Per scenario, 3 rounds: each measurement is a server start, connecting,
 0.5 s warm-up, 1.5 s window and a stop, so about 3 s for up to 512
 connections, times 4 servers and 3 rounds (echo, churn, open-loop levels:
