@@ -22,8 +22,10 @@ How long, after the release build, on 2 CPUs (3 rounds; 4 echo servers):
     timing out for three servers; less on an idle machine
   uneven work and big transfers (3 scenarios, 5 servers with the
     per-worker peer): about 3 min measured at load average 20
-  --quick, everything: about 80 s measured at load average 19 (the
-    uneven-work and big-transfer scenarios add about 5 s)
+  TLS (tls-echo-64B-64c, tls-handshake, tls-idle, https-wrk): about 2 min
+    with 5 rounds at load average 20; --quick: about 8 s
+  --quick, everything: about 70 s measured at load average 19, before
+    the uneven-work and big-transfer scenarios (they add about 5 s)
 Per scenario, 3 rounds: each measurement is a server start, connecting,
 0.5 s warm-up, 1.5 s window and a stop, so about 3 s for up to 512
 connections, times 4 servers and 3 rounds (echo, churn, open-loop levels:
@@ -67,10 +69,12 @@ pub struct BenchArgs {
     /// echo-64B-1c, echo-64B-64c, echo-64B-512c, echo-16KiB-64c, churn, idle,
     /// echo-64B-4096c, echo-64B-16000c (--quick: echo-64B-1024c), echo-1KiB-64c,
     /// open-64B-25pct, open-64B-50pct, open-64B-75pct, open-64B-90pct,
-    /// uneven-64B-64c, large-64KiB-16c, large-1MiB-16c, slowloris, http-wrk, redis-set, redis-get, redis-set-P16, redis-get-P16.
+    /// uneven-64B-64c, large-64KiB-16c, large-1MiB-16c,
+    /// slowloris, tls-echo-64B-64c, tls-handshake, tls-idle, http-wrk,
+    /// https-wrk, redis-set, redis-get, redis-set-P16, redis-get-P16.
     #[arg(long)]
     pub only: Vec<String>,
-    /// Skip the external anchors (wrk against nginx, redis-benchmark against redis-server).
+    /// Skip the external anchors (wrk against nginx in HTTP and HTTPS, redis-benchmark against redis-server).
     #[arg(long)]
     pub no_anchors: bool,
     /// Do not count system calls and context switches with perf.

@@ -11,9 +11,10 @@
 //! | `tokio` | tokio multi-thread runtime, one task per connection | runtime worker threads |
 //! | `threads` | one OS thread per connection, blocking std I/O | ignored |
 //! | `bare-mio` | one thread, one `mio::Poll`, read until `WouldBlock`, write back | ignored (always 1) |
+//! | `tokio-rustls` | `tokio`, each connection in tokio-rustls (`--tls-cert`, `--tls-key`) | runtime worker threads |
 //! | `per-worker` | one bare mio loop per worker, each with its own `SO_REUSEPORT` listener (what nginx and thread-per-core runtimes do) | loops |
 //!
-//! With `--requests`, every peer answers by the bench request rule of
+//! With `--requests`, every peer but `tokio-rustls` answers by the bench request rule of
 //! [`requests`] (64-byte requests; `S` spins 1 ms, `L` asks for a large
 //! reply) instead of echoing bytes as they come.
 
@@ -27,9 +28,12 @@ pub mod requests;
 mod threads;
 #[cfg(feature = "bench")]
 mod tokio_rt;
+#[cfg(feature = "bench")]
+mod tokio_tls;
 
 use std::io::{self, Write};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 /// Size of every peer's per-connection read buffer, in bytes.
 ///
@@ -48,6 +52,9 @@ pub enum PeerKind {
     BareMio,
     /// `--workers` bare mio loops, each with its own `SO_REUSEPORT` listener.
     PerWorker,
+    /// The tokio peer with every connection in tokio-rustls (ring, TLS 1.3
+    /// and 1.2); needs `--tls-cert` and `--tls-key`.
+    TokioRustls,
 }
 
 impl PeerKind {
@@ -58,6 +65,7 @@ impl PeerKind {
             PeerKind::Threads => "threads",
             PeerKind::BareMio => "bare-mio",
             PeerKind::PerWorker => "per-worker",
+            PeerKind::TokioRustls => "tokio-rustls",
         }
     }
 }
@@ -78,6 +86,12 @@ pub struct PeerArgs {
     /// instead of echoing.
     #[arg(long)]
     pub requests: bool,
+    /// PEM certificate chain (tokio-rustls only).
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `--tls-cert` (tokio-rustls only).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// Runs the chosen peer until the process is killed.
@@ -89,6 +103,13 @@ pub fn run(args: &PeerArgs) -> io::Result<()> {
         PeerKind::Threads => threads::serve(args.addr, requests),
         PeerKind::BareMio => bare_mio::serve(args.addr, requests),
         PeerKind::PerWorker => per_worker::serve(args.addr, args.workers.max(1), requests),
+        PeerKind::TokioRustls => match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => tokio_tls::serve(args.addr, args.workers.max(1), cert, key),
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the tokio-rustls peer needs --tls-cert PEM --tls-key PEM",
+            )),
+        },
     }
 }
 
