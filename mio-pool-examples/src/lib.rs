@@ -4,7 +4,8 @@
 //! a pool, and hand each connection's readiness to a protocol function from
 //! this crate through [`conn::Conn::drive`].
 //!
-//! * [`cli`]: options, logging, the `listening on` line, shutdown signals.
+//! * [`cli`]: options, logging, announcing the address, shutdown signals.
+//! * [`listening`]: the `listening on ADDR` line, written and parsed.
 //! * [`echo`]: the `echo` server's protocol.
 //! * [`conn`]: a buffered connection that a pool handler drives: read until
 //!   drained, parse, queue replies, flush, keep unsent output.
@@ -33,6 +34,7 @@ pub mod echo;
 pub mod http;
 pub mod kv;
 pub mod listen;
+pub mod listening;
 pub mod resp;
 pub mod restart;
 pub mod server;

@@ -16,6 +16,8 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use mio_pool_examples::listening::parse_listening_line;
+
 /// How long any single wait in these tests may take before it fails.
 /// Generous: CI machines are slow and shared.
 pub const TIMEOUT: Duration = Duration::from_secs(30);
@@ -65,8 +67,7 @@ impl Server {
         let line = rx
             .recv_timeout(TIMEOUT)
             .unwrap_or_else(|e| panic!("{bin} printed no `listening on` line: {e}"));
-        let addr = line
-            .strip_prefix("listening on ")
+        let addr = parse_listening_line(&line)
             .unwrap_or_else(|| panic!("unexpected first line from {bin}: {line:?}"));
         server.addr = addr
             .parse()

@@ -19,7 +19,7 @@ mod threads;
 #[cfg(feature = "bench")]
 mod tokio_rt;
 
-use std::io::{self, Write};
+use std::io;
 use std::net::SocketAddr;
 
 /// Size of every peer's per-connection read buffer, in bytes.
@@ -78,7 +78,5 @@ pub fn run(args: &PeerArgs) -> io::Result<()> {
 /// that `cargo xtask bench` waits for.
 #[cfg(feature = "bench")]
 fn announce(addr: SocketAddr) -> io::Result<()> {
-    let mut out = io::stdout().lock();
-    writeln!(out, "listening on {addr}")?;
-    out.flush()
+    crate::listening::write_listening_line(&mut io::stdout().lock(), addr)
 }
