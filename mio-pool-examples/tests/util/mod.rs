@@ -117,6 +117,17 @@ impl Drop for Server {
     }
 }
 
+/// Starts `bin` (a path from `env!("CARGO_BIN_EXE_...")`) with two workers,
+/// has `one_request` make one request on a connection of its own and close
+/// it, then sends SIGTERM: the server must exit by itself, with success.
+pub fn sigterm_exits_cleanly(bin: &str, one_request: impl FnOnce(&Server)) {
+    let mut s = Server::start(bin);
+    one_request(&s);
+    s.signal(libc::SIGTERM);
+    let status = s.wait_exit(TIMEOUT);
+    assert!(status.success(), "{bin} exited with {status} after SIGTERM");
+}
+
 /// The path of `program` if it is on `PATH`; otherwise prints why the
 /// calling test is skipped and returns `None`.
 ///
