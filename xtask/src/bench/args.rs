@@ -11,17 +11,19 @@ pub const PEERS: [&str; 3] = ["tokio", "threads", "bare-mio"];
 
 /// How long a run and each scenario take, for `--help`.
 pub const DURATIONS: &str = "\
-How long (measured on 2 CPUs, after the release build; 4 echo servers, default timing):
-  full run (3 rounds), everything:      about 20 min (--rounds 5: about 30)
-  --quick, everything:                  about 1.5 min
-  per scenario, 3 rounds (--quick):
-    echo-64B-1c/64c/512c, echo-16KiB-64c, echo-1KiB-64c, churn: about 30 s each (3 s)
-    echo-64B-4096c: about 1 min; echo-64B-16000c: about 3 min (echo-64B-2048c: 10 s)
-    idle (10,000 connections): about 2 min (15 s)
-    open-64B-25pct/50pct/75pct/90pct: about 30 s each (3 s)
-    slowloris (5,000 trickling; waits up to 15 s for the header deadline): about 1.5 min (5 s)
-    http-wrk: about 20 s; redis-*: about 40 s together (10 s)
-  each --variant adds a fifth of the echo and open-loop time.";
+How long, after the release build, on 2 CPUs (3 rounds; 4 echo servers):
+  issue 5's scenarios and the anchors: about 8 min on an idle machine
+  the added ones (4,096/16,000 connections, 1 KiB, open loop, slowloris):
+    about 17 min measured at load average 20, with 16,000 connections
+    timing out for three servers; less on an idle machine
+  --quick, everything: about 70 s measured at load average 19
+Per scenario, 3 rounds: each measurement is a server start, connecting,
+0.5 s warm-up, 1.5 s window and a stop, so about 3 s for up to 512
+connections, times 4 servers and 3 rounds (echo, churn, open-loop levels:
+about 40 s each); 4,096 and 16,000 connections add the connecting (tens of
+seconds each); idle adds two windows and 10,000 connections; slowloris has
+2 rows and waits up to 15 s after each trickling window. Each --variant
+adds a server to every echo and open-loop scenario.";
 
 /// Command line of `cargo xtask bench`.
 #[derive(Debug, Clone, clap::Args)]
@@ -56,7 +58,7 @@ pub struct BenchArgs {
     pub slowloris: Option<usize>,
     /// Run only the scenarios whose id contains this text (repeatable). Ids:
     /// echo-64B-1c, echo-64B-64c, echo-64B-512c, echo-16KiB-64c, churn, idle,
-    /// echo-64B-4096c, echo-64B-16000c (--quick: echo-64B-2048c), echo-1KiB-64c,
+    /// echo-64B-4096c, echo-64B-16000c (--quick: echo-64B-1024c), echo-1KiB-64c,
     /// open-64B-25pct, open-64B-50pct, open-64B-75pct, open-64B-90pct,
     /// slowloris, http-wrk, redis-set, redis-get, redis-set-P16, redis-get-P16.
     #[arg(long)]

@@ -164,11 +164,11 @@ impl Bench {
     }
 
     /// The connection counts of the "how cost grows" scenarios beyond 512:
-    /// 4,096 and 16,000 (`--quick`: 2,048), each cut to what the open-file
+    /// 4,096 and 16,000 (`--quick`: 1,024), each cut to what the open-file
     /// limit allows.
     pub fn many(&self) -> Vec<usize> {
         let counts: &[usize] = if self.args.quick {
-            &[2048]
+            &[1024]
         } else {
             &[4096, 16_000]
         };

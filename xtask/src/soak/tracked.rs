@@ -164,6 +164,18 @@ impl Tracked {
     pub fn finish(mut self) -> Summary {
         self.sample();
         let current = self.current();
+        // Old processes still draining (a restart just before the end)
+        // get their grace period (3 s by default) and a margin to exit.
+        let until = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < until
+            && self
+                .procs
+                .iter()
+                .any(|p| p.pid != current && p.exited.is_none() && alive(p.pid))
+        {
+            std::thread::sleep(Duration::from_millis(100));
+            self.sample();
+        }
         let (end_fds, settled) = settle_fds(current, self.baseline_fds);
         let peak_rss = self.peak_rss;
         let original = self.original.pid();
