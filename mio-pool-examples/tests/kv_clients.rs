@@ -11,7 +11,7 @@ mod util;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use util::{run_with_timeout, stock_client, Server, TIMEOUT};
+use util::{missing, run_with_timeout, stock_client, Server, TIMEOUT};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -24,15 +24,6 @@ fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/clients")
         .join(name)
-}
-
-/// Skips (or, under CI, fails) with `why`.
-fn missing(why: &str) {
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "{why} (.ci/run installs it), and CI=true"
-    );
-    println!("skipped: {why} (.ci/run installs it)");
 }
 
 /// Runs `cmd` (a client script given the server's port) against a fresh

@@ -144,16 +144,27 @@ pub fn stock_client(program: &str) -> Option<PathBuf> {
         .map(|dir| dir.join(program))
         .find(|p| p.is_file());
     if found.is_none() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "`{program}` is not installed, and CI=true: .ci/run must install it"
-        );
-        println!(
-            "skipped: `{program}` is not installed \
+        missing(&format!(
+            "`{program}` is not installed \
              (apt-get install curl redis-tools wrk haproxy nutcracker systemd python3)"
-        );
+        ));
     }
     found
+}
+
+/// Says why the calling test is skipped: something it needs (`why`) is
+/// missing. The caller then returns.
+///
+/// # Panics
+///
+/// Under `CI=true`, instead: CI installs everything the tests need
+/// (`.ci/run`), so a skip there would hide a broken install.
+pub fn missing(why: &str) {
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{why}, and CI=true: .ci/run must install it"
+    );
+    println!("skipped: {why}");
 }
 
 /// A test CA and a server certificate it signed for `localhost` and
