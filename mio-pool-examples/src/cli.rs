@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use clap::{Arg, Command};
 
+use crate::limits::{self, Limits};
+
 /// The options of an example server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
@@ -30,6 +32,8 @@ pub struct Options {
     pub deploy: Deploy,
     /// Serve TLS instead of plain text (`--tls-cert PEM --tls-key PEM`).
     pub tls: Option<TlsOptions>,
+    /// Idle and header timeouts and the connection cap (see [`limits`]).
+    pub limits: Limits,
 }
 
 impl Options {
@@ -86,7 +90,7 @@ pub fn command(name: &'static str, about: &'static str, default_addr: &'static s
                 .default_value("1000")
                 .value_parser(yield_after),
         );
-    TlsOptions::args(Deploy::args(cmd))
+    limits::args(TlsOptions::args(Deploy::args(cmd)), name)
 }
 
 fn yield_after(s: &str) -> Result<Option<Duration>, String> {
@@ -153,6 +157,7 @@ fn options(m: &clap::ArgMatches) -> Options {
         yield_after,
         deploy: Deploy::from_matches(m),
         tls: TlsOptions::from_matches(m),
+        limits: limits::from_matches(m),
     }
 }
 

@@ -1,6 +1,6 @@
 //! The `echo` server's protocol: every byte received is sent back.
 
-use crate::conn::Step;
+use mio_pool::Step;
 
 /// Appends all of `input` to `out` and consumes it.
 ///

@@ -2,15 +2,15 @@
 //!
 //! The binaries (`echo`, `http`, `kv`) are thin: they parse arguments, build
 //! a pool, and hand each connection's readiness to a protocol function from
-//! this crate through [`conn::Conn::drive`].
+//! this crate through `mio_pool::Driver::drive`.
 //!
 //! * [`cli`]: options, logging, announcing the address, shutdown signals.
 //! * [`listening`]: the `listening on ADDR` line, written and parsed.
 //! * [`echo`]: the `echo` server's protocol.
-//! * [`conn`]: a buffered connection that a pool handler drives: read until
-//!   drained, parse, queue replies, flush, keep unsent output.
 //! * [`http`]: HTTP/1.1 request parsing (on `httparse`), responses, and the
 //!   `http` server's routes.
+//! * [`limits`]: `--idle-timeout`, `--max-connections`, `--header-timeout`
+//!   and why their defaults.
 //! * [`listen`]: the listening socket: bound, or inherited from systemd,
 //!   `--listen-fd` or a restarting predecessor; TCP or Unix-domain.
 //! * [`restart`]: restarts on SIGHUP that drop nothing, and the pid file.
@@ -25,14 +25,14 @@
 //! it answers every complete request at the front of `input`, appends the
 //! replies to `output`, and says how much input it consumed and whether to
 //! close. State that must outlive one call lives in the connection's
-//! protocol state (the `P` of [`conn::Conn`]): `kv`'s [`kv::Session`] holds
+//! protocol state (the `P` of `mio_pool::Driver`): `kv`'s [`kv::Session`] holds
 //! the protocol version, client name, `MULTI` queue and watched keys.
 
 pub mod cli;
-pub mod conn;
 pub mod echo;
 pub mod http;
 pub mod kv;
+pub mod limits;
 pub mod listen;
 pub mod listening;
 pub mod resp;

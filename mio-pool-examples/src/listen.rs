@@ -26,7 +26,7 @@ use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use mio::{Interest, Registry, Token};
 use socket2::{Domain, Socket, Type};
 
-use crate::conn::ShutdownWrite;
+use mio_pool::ShutdownWrite;
 
 /// The first file descriptor systemd passes (`SD_LISTEN_FDS_START`).
 pub const LISTEN_FDS_START: RawFd = 3;

@@ -8,17 +8,17 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use mio_pool::{PoolBuilder, StatsHandle};
+use mio_pool::{Driver, Listener, PoolBuilder, ProtocolState, StatsHandle};
 
 use crate::cli::{announce, workers_phrase, Options, ShutdownSignals};
-use crate::conn::Conn;
+use crate::limits::Limits;
 use crate::listen::ServerListener;
 use crate::restart::{self, ReadyChannel, Successor};
 use crate::stream::{self, Stream};
 
 /// The connection type every example handler works on (TCP or Unix, plain
 /// or TLS: see [`Stream`]), with the protocol's per-connection state `P`.
-pub type ServerConn<P = ()> = Conn<Stream, P>;
+pub type ServerConn<P = ()> = Driver<Stream, P>;
 
 /// Set once the server has stopped accepting and is finishing its open
 /// connections (after SIGINT, SIGTERM, or a restart's successor is ready).
@@ -62,7 +62,7 @@ pub fn listener(opts: &Options) -> io::Result<ServerListener> {
 ///
 /// `make_state` builds the per-worker state (each worker gets a clone) from
 /// the pool's counters and the [`Draining`] flag; `on_ready` is the pool
-/// handler, which usually calls [`Conn::drive`] with a protocol function.
+/// handler, which usually calls [`Driver::drive`] with a protocol function.
 /// Once the workers run it writes `--pid-file`, prints `listening on ADDR`
 /// (the real address), and tells a restarting predecessor it is ready.
 ///
@@ -85,7 +85,7 @@ pub fn run<S, H, P>(
 where
     S: Clone + Send + 'static,
     H: Fn(&mut ServerConn<P>, &mut S) -> io::Result<bool> + Send + Sync + 'static,
-    P: Default + Send + 'static,
+    P: ProtocolState + Default + Send + 'static,
 {
     // Inherited fds first, before this process opens any of its own (see
     // `listen::take_fd`).
@@ -106,9 +106,10 @@ where
     // start-up, with the file's name.
     let tls = opts.tls.as_ref().map(stream::acceptor).transpose()?;
     let builder = PoolBuilder::from(listener)?
-        .with_adapter(move |socket| Conn::new(Stream::accept(socket, tls.as_ref())))
+        .with_adapter(move |socket| Driver::new(Stream::accept(socket, tls.as_ref())))
         .set_thread_name_prefix(&format!("{name}-"))
         .set_yield_after(opts.yield_after);
+    let builder = apply_limits(builder, &opts.limits);
     let state = make_state(builder.stats_handle(), draining.clone());
     let pool = builder
         .with_state(state)
@@ -164,6 +165,20 @@ where
     }
     log::info!("{name}: stopped");
     Ok(())
+}
+
+/// Applies `--idle-timeout` and `--max-connections` to the pool.
+fn apply_limits<L: Listener, C, S, R>(
+    mut builder: PoolBuilder<L, C, S, R>,
+    limits: &Limits,
+) -> PoolBuilder<L, C, S, R> {
+    if let Some(idle) = limits.idle_timeout {
+        builder = builder.set_idle_timeout(idle);
+    }
+    if let Some(cap) = limits.max_connections {
+        builder = builder.set_max_connections(cap);
+    }
+    builder
 }
 
 /// Runs a binary's `main`: [`run`]'s error, if any, is printed to standard

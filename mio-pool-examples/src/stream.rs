@@ -17,8 +17,8 @@ use mio_pool::tls::{TlsAcceptor, TlsStream};
 use mio_pool::Connection;
 
 use crate::cli::TlsOptions;
-use crate::conn::ShutdownWrite;
 use crate::listen::ServerStream;
+use mio_pool::ShutdownWrite;
 
 /// An accepted connection, plain or TLS.
 ///

@@ -15,6 +15,8 @@
 //!
 //! # Examples
 //!
+//! The original crate's example, an echo server:
+//!
 //! ```
 //! # use mio_pool::PoolBuilder;
 //! use std::io::prelude::*;
@@ -57,6 +59,58 @@
 //! let result = results.into_iter().next().unwrap();
 //! assert_eq!(&result.unwrap(), b"hello world");
 //! ```
+//!
+//! It loses data: on a non-blocking socket `write_all` stops at the first
+//! `WouldBlock`, and the bytes it had not written yet are dropped (a client
+//! that sends 8 MiB before reading gets back a few KiB less). Wrap each
+//! connection in a [`Buffered`], which queues what the socket does not
+//! take and stops reading a client that does not take its replies; the same
+//! handler is then correct, however slowly the client reads:
+//!
+//! ```
+//! # use mio_pool::PoolBuilder;
+//! use std::io::prelude::*;
+//! use mio_pool::Buffered;
+//!
+//! let addr = "127.0.0.1:0".parse().unwrap();
+//! let server = mio::net::TcpListener::bind(addr).unwrap();
+//! let addr = server.local_addr().unwrap();
+//! let pool = PoolBuilder::from(server).unwrap().with_adapter(Buffered::new);
+//! let h = pool.with_state(Vec::new()).and_return(|v| v)
+//!     .run(1, |c: &mut Buffered<mio::net::TcpStream>, s: &mut Vec<u8>| {
+//!         let mut buf = [0u8; 1024];
+//!         let n = c.read(&mut buf)?;   // sends queued output first
+//!         if n == 0 {
+//!             return Ok(true);          // queued output is still delivered
+//!         }
+//!         c.write_all(&buf[..n])?;     // never WouldBlock: the rest is queued
+//!         s.extend(&buf[..n]);
+//!         Ok(false)
+//!     });
+//!
+//! let mut c = std::net::TcpStream::connect(&addr).unwrap();
+//! let big = vec![7u8; 4 << 20];
+//! let reader = c.try_clone().unwrap();
+//! let echoed = std::thread::spawn(move || {
+//!     let mut back = Vec::new();
+//!     reader.take(4 << 20).read_to_end(&mut back).unwrap();
+//!     back
+//! });
+//! c.write_all(&big).unwrap();
+//! assert_eq!(echoed.join().unwrap(), big);   // every byte, in order
+//! h.terminate();
+//! ```
+//!
+//! # Request/response servers
+//!
+//! A server that answers requests (HTTP, the Redis protocol, a line
+//! protocol) is best written on a [`Driver`]: it reads, hands every
+//! unconsumed byte to a protocol closure that answers each complete
+//! request and says how much it consumed ([`Step`]), sends the replies,
+//! stops reading a client that does not take them, bounds the work per
+//! call, closes gracefully, and carries a per-connection
+//! [deadline](ProtocolState::deadline). The example servers of the
+//! `mio-pool-examples` crate are built on it.
 //!
 //! # TLS
 //!
@@ -242,6 +296,13 @@
 //! * [`PoolHandle::terminate`] stops every worker promptly (they are woken,
 //!   not polled on a timer); [`PoolHandle::finish`] refuses new clients at
 //!   once and returns when the open connections have closed.
+//! * On a [`Buffered`] or a [`Driver`], nothing written is lost: what the
+//!   socket does not take is queued and sent in order, also after the
+//!   handler closes the connection (the pool sends it through
+//!   [`Connection::poll_close`] before closing). A client that does not
+//!   read its replies is not read from either once more than the
+//!   high-water mark (1 MiB by default) is queued for it. Neither holds a
+//!   heap buffer while idle.
 //!
 //! # Not guaranteed
 //!
@@ -249,6 +310,9 @@
 //!   worker keeps what it has while it keeps up, because waking another
 //!   thread costs more than most handlers.
 //! * Per-worker state after a handler panic is whatever the handler left.
+//! * A [`Buffered`] handler that writes without reading can queue without
+//!   bound; the high-water mark only stops reading. A [`Driver`] protocol
+//!   bounds its output by checking the backlog before each request.
 //! * A handler that blocks holds its worker (and, for up to the poller's
 //!   hand-off delay of about a millisecond, events that the worker would have
 //!   picked up next). Do not block in handlers.
@@ -257,25 +321,37 @@
 #![deny(missing_docs, missing_debug_implementations)]
 #![doc(test(attr(deny(warnings))))]
 
+#[macro_use]
+mod delegate;
+mod buffered;
 mod builder;
 mod connection;
 mod conns;
+mod driver;
 mod handle;
 mod listener;
+#[cfg(test)]
+mod script;
+mod shutdown;
 mod stats;
 #[cfg(feature = "tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub mod tls;
 mod worker;
 
+pub use buffered::{Buffered, DEFAULT_HIGH_WATER_MARK};
 pub use builder::{PoolBuilder, RunError};
 pub use connection::Connection;
+pub use driver::{
+    Driver, ProtocolState, Step, DEFAULT_OUTPUT_LIMIT, MAX_LINGER, MAX_READS_PER_CALL, READ_CHUNK,
+};
 pub use handle::PoolHandle;
 pub use listener::Listener;
 /// An implementation of a `Poll` interface very similar to that of
 /// `mio::Poll`, that many threads may call at once: the `mio-pool-poll`
 /// crate.
 pub use mio_pool_poll as poll;
+pub use shutdown::ShutdownWrite;
 pub use stats::{PoolStats, StatsHandle};
 
 /// The README's example, run as a doctest so that it cannot drift.

@@ -127,6 +127,7 @@ use mio::event::Source;
 use mio::{Interest, Registry, Token};
 use rustls::{ServerConfig, ServerConnection};
 
+use crate::driver::is_peer_gone;
 use crate::Connection;
 
 /// The rustls crate this module is built on, so that configs and
@@ -427,16 +428,6 @@ impl<S: Read + Write> Read for TlsStream<S> {
             }
         }
     }
-}
-
-/// Errors of a write that mean the peer is gone, not that we failed.
-fn is_peer_gone(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::BrokenPipe
-            | io::ErrorKind::ConnectionReset
-            | io::ErrorKind::ConnectionAborted
-    )
 }
 
 impl<S: Read + Write> Write for TlsStream<S> {

@@ -14,6 +14,7 @@
 //! ```
 
 use mio_pool::StatsHandle;
+use mio_pool_examples::http::HeadDeadline;
 use mio_pool_examples::server::Draining;
 use mio_pool_examples::{cli, http, server};
 
@@ -26,14 +27,17 @@ fn main() -> std::process::ExitCode {
     // Over TLS, clients that negotiate ALPN learn it is HTTP/1.1.
     .with_alpn(&[b"http/1.1"]);
     cli::init_logging();
+    let header_timeout = opts.limits.header_timeout;
     let result = server::run(
         "http",
         &opts,
         |stats, draining| (stats, draining),
-        |conn, (stats, draining): &mut (StatsHandle, Draining)| {
-            conn.drive(|_: &mut (), input, out| {
+        move |conn, (stats, draining): &mut (StatsHandle, Draining)| {
+            let result = conn.drive(|_: &mut HeadDeadline, input, out| {
                 http::serve_draining(input, out, || stats.snapshot(), draining.get())
-            })
+            });
+            HeadDeadline::update(conn, header_timeout);
+            result
         },
     );
     server::exit_code("http", result)

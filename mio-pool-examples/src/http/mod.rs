@@ -9,6 +9,7 @@
 //! | any other path | `404`                                              |
 //! | malformed      | `400`, then close                                  |
 //! | head > 8 KiB   | `431`, then close                                  |
+//! | head not whole within `--header-timeout` of its first byte | `408`, then close ([`HeadDeadline`]) |
 //!
 //! `HEAD` is answered like `GET` without the body. Connections are
 //! persistent for HTTP/1.1 unless the request says `Connection: close`, and
@@ -16,7 +17,7 @@
 //! answered in order. Bodies framed by `Content-Length` or chunked encoding
 //! are read and ignored.
 //!
-//! [`serve`] has the shape that [`Conn::drive`](crate::conn::Conn::drive)
+//! [`serve`] has the shape that [`Driver::drive`](mio_pool::Driver::drive)
 //! expects:
 //!
 //! ```
@@ -34,10 +35,12 @@
 //! assert!(text.contains("HTTP/1.1 404 Not Found\r\n"));
 //! ```
 
+mod deadline;
 mod request;
 mod response;
 mod server;
 
+pub use deadline::HeadDeadline;
 pub use request::{parse, Body, Parsed, Request, RequestError, MAX_BODY, MAX_HEAD, MAX_HEADERS};
 pub use response::{http_date, Persistence, Response, Status};
 pub use server::{serve, serve_draining, stats_json, HELLO};

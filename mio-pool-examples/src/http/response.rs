@@ -14,6 +14,8 @@ pub enum Status {
     NotFound,
     /// `405 Method Not Allowed`.
     MethodNotAllowed,
+    /// `408 Request Timeout`.
+    RequestTimeout,
     /// `413 Content Too Large`.
     ContentTooLarge,
     /// `431 Request Header Fields Too Large`.
@@ -32,6 +34,7 @@ impl Status {
             Status::BadRequest => 400,
             Status::NotFound => 404,
             Status::MethodNotAllowed => 405,
+            Status::RequestTimeout => 408,
             Status::ContentTooLarge => 413,
             Status::HeaderFieldsTooLarge => 431,
             Status::NotImplemented => 501,
@@ -46,6 +49,7 @@ impl Status {
             Status::BadRequest => "Bad Request",
             Status::NotFound => "Not Found",
             Status::MethodNotAllowed => "Method Not Allowed",
+            Status::RequestTimeout => "Request Timeout",
             Status::ContentTooLarge => "Content Too Large",
             Status::HeaderFieldsTooLarge => "Request Header Fields Too Large",
             Status::NotImplemented => "Not Implemented",

@@ -5,8 +5,8 @@ use std::time::SystemTime;
 
 use super::request::{self, Parsed, Request};
 use super::response::{http_date, Persistence, Response, Status};
-use crate::conn::Step;
 use mio_pool::PoolStats;
+use mio_pool::Step;
 
 /// The body of `GET /`.
 pub const HELLO: &str = "Hello from mio-pool!\n";

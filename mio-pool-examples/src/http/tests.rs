@@ -29,7 +29,7 @@ fn serve_str(input: &[u8]) -> (Step, String) {
     (step, String::from_utf8(out).unwrap())
 }
 
-use crate::conn::Step;
+use mio_pool::Step;
 
 #[test]
 fn a_simple_request_parses() {

@@ -7,7 +7,7 @@
 //! `INFO` shows. [`Session`] is one connection's state (protocol version,
 //! name, id, `MULTI` queue, watched keys); [`Session::serve`] answers every
 //! complete command in a read buffer, in the shape that
-//! [`Conn::drive`](crate::conn::Conn::drive) expects, with the session as
+//! [`Driver::drive`](mio_pool::Driver::drive) expects, with the session as
 //! the connection's protocol state:
 //!
 //! ```
@@ -66,9 +66,8 @@ pub use store::{now_ms, KeyRef, Keys, Store, Ttl, SCAN_SLICES, SHARDS};
 pub use strings::MAX_STRING;
 pub use transaction::{MAX_QUEUED_BYTES, MAX_WATCHED};
 
-use crate::conn::Step;
 use crate::resp::{self, Proto, Reply};
-use mio_pool::StatsHandle;
+use mio_pool::{ProtocolState, StatsHandle, Step};
 
 /// The Redis version `kv` answers like (`INFO`'s `redis_version`, `HELLO`'s
 /// `version`): its replies are compared with redis-server 7.0's.
@@ -151,7 +150,7 @@ impl Server {
 /// Client ids, as `CLIENT ID` and `HELLO` report them: unique per process.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
-/// One connection's state: the `P` of its `Conn<S, P>`.
+/// One connection's state: the `P` of its `mio_pool::Driver<S, P>`.
 #[derive(Debug)]
 pub struct Session {
     proto: Proto,
@@ -170,6 +169,9 @@ impl Default for Session {
     }
 }
 
+/// No deadline of its own: the pool's `--idle-timeout` closes idle clients.
+impl ProtocolState for Session {}
+
 impl Session {
     fn with_id(id: u64) -> Session {
         Session {
@@ -185,7 +187,7 @@ impl Session {
 
 /// Queued output above which a session stops executing commands until the
 /// peer has taken some of its replies; checked before each command.
-pub const OUTPUT_LIMIT: usize = crate::conn::MAX_OUTPUT_BACKLOG;
+pub const OUTPUT_LIMIT: usize = mio_pool::DEFAULT_OUTPUT_LIMIT;
 
 impl Session {
     /// The protocol version replies are written in.

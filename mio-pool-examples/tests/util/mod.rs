@@ -84,6 +84,23 @@ impl Server {
         s
     }
 
+    /// A field of the server's `/proc/PID/status`, in KiB (`"VmRSS:"`,
+    /// `"VmHWM:"`).
+    pub fn status_kib(&self, field: &str) -> usize {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("read the server's /proc status");
+        let line = status
+            .lines()
+            .find(|l| l.starts_with(field))
+            .unwrap_or_else(|| panic!("no {field} in the server's status"));
+        line[field.len()..]
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .expect("a number of kB")
+    }
+
     /// Sends `signal` (e.g. `libc::SIGTERM`) to the server.
     pub fn signal(&self, signal: libc::c_int) {
         let pid = libc::pid_t::try_from(self.child.id()).expect("pid fits");
