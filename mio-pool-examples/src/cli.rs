@@ -46,6 +46,12 @@ impl Options {
     }
 }
 
+/// The most worker threads `--workers` accepts. The pool's workers are
+/// busy only while handlers run, so more threads than a few per CPU only add
+/// context switches; far more than this exhausts the process's threads or
+/// memory (each thread has its own stack) and used to abort the process.
+pub const MAX_WORKERS: usize = 1024;
+
 /// The default of `--grace-secs`.
 pub const DEFAULT_GRACE_SECS: u64 = 3;
 
@@ -67,8 +73,8 @@ pub fn command(name: &'static str, about: &'static str, default_addr: &'static s
             Arg::new("workers")
                 .long("workers")
                 .value_name("N")
-                .help("Worker threads [default: the number of CPUs]")
-                .value_parser(clap::value_parser!(NonZeroUsize)),
+                .help("Worker threads, 1 to 1024 [default: the number of CPUs]")
+                .value_parser(workers),
         )
         .arg(
             Arg::new("grace-secs")
@@ -91,6 +97,18 @@ pub fn command(name: &'static str, about: &'static str, default_addr: &'static s
                 .value_parser(yield_after),
         );
     limits::args(TlsOptions::args(Deploy::args(cmd)), name)
+}
+
+fn workers(s: &str) -> Result<NonZeroUsize, String> {
+    let n: NonZeroUsize = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of threads from 1 to {MAX_WORKERS}"))?;
+    if n.get() > MAX_WORKERS {
+        return Err(format!(
+            "{n} is too many worker threads: at most {MAX_WORKERS} (a few per CPU is plenty)"
+        ));
+    }
+    Ok(n)
 }
 
 fn yield_after(s: &str) -> Result<Option<Duration>, String> {
@@ -138,7 +156,9 @@ pub fn parse_with_help(
     )
 }
 
-fn options(m: &clap::ArgMatches) -> Options {
+/// The [`Options`] in matches of [`command`] (or of a command extended with
+/// a binary's own arguments).
+pub fn options(m: &clap::ArgMatches) -> Options {
     let addr = *m.get_one::<SocketAddr>("addr").expect("addr has a default");
     let workers = m
         .get_one::<NonZeroUsize>("workers")
@@ -423,6 +443,7 @@ mod tests {
     fn bad_values_are_refused() {
         let bad = [
             ["--workers", "0"],
+            ["--workers", "100000"],
             ["--addr", "nope"],
             ["--yield-after-us", "soon"],
             // The standard streams are never a listening socket.
@@ -434,5 +455,11 @@ mod tests {
                 command(NAME, "test", "127.0.0.1:7000").try_get_matches_from([NAME, flag, value]);
             assert!(r.is_err(), "{flag} {value} was accepted");
         }
+        let too_many = command(NAME, "test", "127.0.0.1:7000")
+            .try_get_matches_from([NAME, "--workers", "100000"])
+            .unwrap_err()
+            .to_string();
+        assert!(too_many.contains("at most 1024"), "{too_many}");
+        assert_eq!(opts(&["--workers", "1024"]).workers.get(), MAX_WORKERS);
     }
 }

@@ -320,3 +320,104 @@ fn sigterm_refuses_new_clients_but_serves_open_ones_until_they_close() {
         "waited for the grace period"
     );
 }
+
+/// Reads the head of a response and returns its status line and headers
+/// as text (up to and including the empty line).
+fn read_head(r: &mut BufReader<TcpStream>) -> String {
+    let mut head = String::new();
+    loop {
+        let n = r.read_line(&mut head).expect("head line");
+        assert!(n > 0, "closed inside a head: {head:?}");
+        if head.ends_with("\r\n\r\n") {
+            return head;
+        }
+    }
+}
+
+#[test]
+fn a_body_posted_to_the_root_is_echoed_as_it_arrives() {
+    let s = server();
+    let (mut w, mut r) = client(&s);
+    let body: Vec<u8> = (0..200_000u32).map(|i| (i % 253) as u8).collect();
+    let (first, second) = body.split_at(100_000);
+    write!(
+        w,
+        "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    w.write_all(first).unwrap();
+    // The first half comes back before the second is sent: the body is
+    // streamed through, not held until complete.
+    let head = read_head(&mut r);
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert!(head.contains(&format!("Content-Length: {}\r\n", body.len())));
+    let mut echoed = vec![0; first.len()];
+    r.read_exact(&mut echoed).unwrap();
+    assert!(echoed == first);
+    w.write_all(second).unwrap();
+    let mut echoed = vec![0; second.len()];
+    r.read_exact(&mut echoed).unwrap();
+    assert!(echoed == second);
+    // A chunked body comes back chunked; the connection stays usable.
+    w.write_all(b"PUT / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n")
+        .unwrap();
+    let head = read_head(&mut r);
+    assert!(head.contains("Transfer-Encoding: chunked\r\n"), "{head}");
+    let mut decoded = Vec::new();
+    loop {
+        let mut size = String::new();
+        r.read_line(&mut size).unwrap();
+        let n = usize::from_str_radix(size.trim_end(), 16).unwrap();
+        let mut chunk = vec![0; n + 2];
+        r.read_exact(&mut chunk).unwrap();
+        if n == 0 {
+            break;
+        }
+        decoded.extend_from_slice(&chunk[..n]);
+    }
+    assert_eq!(decoded, b"abcde");
+    w.write_all(GET_ROOT).unwrap();
+    assert_eq!(read_response(&mut r).body, HELLO.as_bytes());
+}
+
+#[test]
+fn expect_100_continue_gets_100_before_the_body_is_sent() {
+    let s = server();
+    let (mut w, mut r) = client(&s);
+    w.write_all(b"POST / HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+        .unwrap();
+    // The client waits for the interim response before sending the body.
+    assert_eq!(read_head(&mut r), "HTTP/1.1 100 Continue\r\n\r\n");
+    w.write_all(b"hello").unwrap();
+    let resp = read_response(&mut r);
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.body, b"hello");
+}
+
+#[test]
+fn a_client_that_pipelines_without_reading_is_answered_in_full_once_it_reads() {
+    let s = server();
+    let (mut w, mut r) = client(&s);
+    const N: usize = 5000;
+    // The writer blocks once the server stops reading (its output is over
+    // the limit and we do not read); it finishes once we read.
+    let writer = thread::spawn(move || {
+        let mut all = Vec::new();
+        for i in 0..N {
+            all.extend_from_slice(format!("GET /?{i} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
+        }
+        w.write_all(&all).unwrap();
+        w
+    });
+    for _ in 0..N {
+        let resp = read_response(&mut r);
+        assert_eq!(resp.status, 200);
+        assert_eq!(resp.body, HELLO.as_bytes());
+    }
+    let mut w = writer.join().unwrap();
+    w.write_all(b"GET /nope HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut r).status, 404);
+    assert_closed(&mut r);
+}

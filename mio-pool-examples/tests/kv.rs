@@ -263,6 +263,46 @@ fn sigterm_exits_cleanly() {
     });
 }
 
+#[test]
+fn a_command_over_max_request_is_refused_before_its_bytes_arrive() {
+    let s = Server::start_with(
+        env!("CARGO_BIN_EXE_kv"),
+        &["--workers", "2", "--max-request", "1k"],
+    );
+    let mut c = Client::new(&s);
+    assert_eq!(c.call(&["SET", "small", &"v".repeat(900)]), simple("OK"));
+    // Only the announcement of a 2000-byte value is sent: the refusal
+    // comes without waiting for (or buffering) the value.
+    c.w.write_all(b"*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$2000\r\n")
+        .unwrap();
+    assert_eq!(
+        c.reply(),
+        Reply::Error("ERR Protocol error: request larger than 1024 bytes".into())
+    );
+    c.assert_closed();
+}
+
+#[test]
+fn a_client_flooding_get_without_reading_is_answered_in_full_once_it_reads() {
+    let s = server();
+    let mut c = Client::new(&s);
+    let big = "b".repeat(100_000);
+    assert_eq!(c.call(&["SET", "big", &big]), simple("OK"));
+    const N: usize = 300;
+    let mut w = c.w.try_clone().unwrap();
+    // 30 MB of replies: the server stops executing once its output limit
+    // is reached, and resumes as we read.
+    let writer = thread::spawn(move || {
+        w.write_all(&encode(&["GET", "big"]).repeat(N)).unwrap();
+        w.write_all(&encode(&["PING"])).unwrap();
+    });
+    for _ in 0..N {
+        assert_eq!(c.reply(), Reply::Bulk(Some(big.as_bytes().to_vec())));
+    }
+    assert_eq!(c.reply(), simple("PONG"));
+    writer.join().unwrap();
+}
+
 /// `EXEC` runs its commands with no other connection's command in between,
 /// whichever worker that connection is on: another client keeps
 /// overwriting `x`, yet each transaction reads back exactly what it wrote.

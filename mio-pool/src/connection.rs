@@ -19,7 +19,7 @@ use mio::event::Source;
 ///
 /// | hook | called | by |
 /// |------|--------|----|
-/// | [`deadline`](Connection::deadline) | after every handler call | the worker that ran it |
+/// | [`deadline`](Connection::deadline) | after every handler call, and when a timer the pool set for the connection comes due | the worker that ran it, or the worker that found the timer due |
 /// | [`on_deadline`](Connection::on_deadline) | once, when the deadline has passed and the handler is not running | the worker that saw it expire |
 /// | [`poll_close`](Connection::poll_close) | when the handler returned `Ok(true)` (or after `on_deadline`), and again on each later event until it returns `Ok(())` | the worker that has the connection |
 ///
@@ -50,7 +50,10 @@ pub trait Connection: Source {
     /// ([`PoolBuilder::set_idle_timeout`](crate::PoolBuilder::set_idle_timeout)),
     /// if set, applies independently. A deadline never fires early, and
     /// fires within a quarter of its length for deadlines of 400 ms or more
-    /// (see the [crate docs](crate)).
+    /// (see the [crate docs](crate); not with a pool-wide timeout of more
+    /// than 77 days, which makes the pool's ticks coarser). The pool does
+    /// not keep the answer: it asks again when a timer it set comes due,
+    /// so the answer should depend only on the connection's own state.
     ///
     /// The default is `None`.
     fn deadline(&self) -> Option<Instant> {

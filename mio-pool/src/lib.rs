@@ -258,7 +258,8 @@
 //!   closing count as open.
 //! * Cost: with no deadline set, nothing per event beyond a call of
 //!   `Connection::deadline`; with one, O(1) per event (a store, and a
-//!   timer-wheel insert only when a deadline moves earlier). No extra
+//!   timer-wheel insert only when a deadline moves earlier), and one word
+//!   (8 bytes) per connection for its state and timers. No extra
 //!   thread and no extra system call per event: the workers' poll timeout
 //!   carries the next expiry, and whichever worker wakes first sweeps.
 //!
@@ -271,6 +272,11 @@
 //!   it off, and the peer may see a reset.
 //! * Sub-tick precision: deadlines shorter than about 400 ms may fire up to
 //!   two ticks late, more than a quarter of their length.
+//! * The bounds above with a pool-wide timeout of more than 77 days: the
+//!   pool keeps each connection's timers in one 8-byte word, whose ticks
+//!   count to 2^27 per timeout, so such a pool's ticks are coarser than
+//!   50 ms (a 2^27th of its longest timeout). Deadlines still never fire
+//!   early.
 //!
 //! # Changes from 0.5 in the connection type
 //!
@@ -334,6 +340,7 @@ mod listener;
 mod script;
 mod shutdown;
 mod stats;
+mod sync;
 #[cfg(feature = "tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub mod tls;

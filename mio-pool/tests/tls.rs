@@ -333,24 +333,41 @@ fn tls_echo(c: &mut TlsStream<mio::net::TcpStream>) -> io::Result<bool> {
     Ok(false)
 }
 
-#[test]
-fn a_pool_serves_tls_clients_while_a_bad_one_is_closed() {
-    let (server, client) = configs();
-    let acceptor = TlsAcceptor::new(server).unwrap();
+/// A pool of two workers serving TLS with `handler`, and its address.
+fn tls_pool(
+    acceptor: TlsAcceptor,
+    handler: fn(&mut TlsStream<mio::net::TcpStream>) -> io::Result<bool>,
+) -> (std::net::SocketAddr, mio_pool::PoolHandle<()>) {
     let listener = mio::net::TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let addr = listener.local_addr().unwrap();
     let pool = mio_pool::PoolBuilder::from(listener)
         .unwrap()
         .with_adapter(move |tcp| acceptor.accept(tcp))
-        .run_stateless(2, tls_echo);
+        .run_stateless(2, handler);
+    (addr, pool)
+}
+
+/// A rustls client connected to `addr`.
+fn tls_client(
+    config: Arc<ClientConfig>,
+    addr: std::net::SocketAddr,
+) -> rustls::StreamOwned<ClientConnection, std::net::TcpStream> {
+    let name = ServerName::try_from("localhost").unwrap();
+    let conn = ClientConnection::new(config, name).unwrap();
+    rustls::StreamOwned::new(conn, util::client(addr))
+}
+
+#[test]
+fn a_pool_serves_tls_clients_while_a_bad_one_is_closed() {
+    let (server, client) = configs();
+    let acceptor = TlsAcceptor::new(server).unwrap();
+    let (addr, pool) = tls_pool(acceptor, tls_echo);
 
     let clients: Vec<_> = (0..8u8)
         .map(|i| {
             let config = client.clone();
             std::thread::spawn(move || {
-                let name = ServerName::try_from("localhost").unwrap();
-                let conn = ClientConnection::new(config, name).unwrap();
-                let mut tls = rustls::StreamOwned::new(conn, util::client(addr));
+                let mut tls = tls_client(config, addr);
                 for round in 0..50u8 {
                     let msg = vec![i ^ round; 1000];
                     tls.write_all(&msg).unwrap();
@@ -377,5 +394,91 @@ fn a_pool_serves_tls_clients_while_a_bad_one_is_closed() {
     util::wait_stats(&pool, "all nine closed", |s| s.closed == 9);
     let stats = pool.stats();
     assert_eq!(stats.handler_errors, 1, "{stats:?}");
+    pool.terminate();
+}
+
+/// Answers one request, then asks the pool to close: the reply and a
+/// `close_notify` must both reach the client.
+fn reply_then_close(c: &mut TlsStream<mio::net::TcpStream>) -> io::Result<bool> {
+    let mut buf = [0u8; 1024];
+    let n = c.read(&mut buf)?;
+    if n == 0 {
+        return Ok(true);
+    }
+    c.write_all(b"bye: ")?;
+    c.write_all(&buf[..n])?;
+    Ok(true)
+}
+
+#[test]
+fn a_handler_that_closes_after_its_reply_sends_the_reply_and_close_notify() {
+    let (server, client) = configs();
+    let acceptor = TlsAcceptor::new(server).unwrap();
+    let (addr, pool) = tls_pool(acceptor, reply_then_close);
+
+    for i in 0..4u8 {
+        let mut tls = tls_client(client.clone(), addr);
+        let msg = [b'a' + i; 100];
+        tls.write_all(&msg).unwrap();
+        // rustls reads `Ok(0)` only after a close_notify; a socket that
+        // closes without one is `UnexpectedEof`.
+        let mut reply = Vec::new();
+        match tls.read_to_end(&mut reply) {
+            Ok(_) => {}
+            Err(e) => panic!(
+                "client {i}: {e} after {} bytes: no close_notify",
+                reply.len()
+            ),
+        }
+        assert_eq!(&reply[..5], b"bye: ");
+        assert_eq!(&reply[5..], &msg[..]);
+    }
+    util::wait_stats(&pool, "all four closed", |s| s.closed == 4);
+    let stats = pool.stats();
+    assert_eq!((stats.handler_errors, stats.timed_out), (0, 0), "{stats:?}");
+    pool.terminate();
+}
+
+#[test]
+fn a_client_that_never_finishes_its_handshake_is_closed_at_the_deadline() {
+    let (server, client) = configs();
+    let timeout = Duration::from_millis(1600);
+    let acceptor = TlsAcceptor::new(server)
+        .unwrap()
+        .set_handshake_timeout(Some(timeout));
+    let (addr, pool) = tls_pool(acceptor, tls_echo);
+
+    // One client that stops after the first bytes of a ClientHello (a
+    // record header promising more), one that sends nothing at all.
+    let started = Instant::now();
+    let mut partial = util::client(addr);
+    partial.write_all(&[22, 3, 1, 0, 200, 1]).unwrap();
+    let mut silent = util::client(addr);
+    // And a client that completes its handshake: it has no deadline.
+    let mut good = tls_client(client, addr);
+    good.write_all(b"first").unwrap();
+    let mut back = [0u8; 5];
+    good.read_exact(&mut back).unwrap();
+
+    for (what, sock) in [("partial", &mut partial), ("silent", &mut silent)] {
+        let mut rest = Vec::new();
+        // Ends (EOF, or a reset) at the deadline; the client's read timeout
+        // (HANG) fires only if the pool never closes it.
+        let _ = sock.read_to_end(&mut rest);
+        let waited = started.elapsed();
+        assert!(waited < util::HANG, "{what}: still open after {waited:?}");
+        // Nothing, or the alert that closes the session (close_notify).
+        assert!(rest.is_empty() || rest[0] == 21, "{what}: got {rest:?}");
+    }
+    let waited = started.elapsed();
+    assert!(waited >= timeout, "closed early, after {waited:?}");
+    util::wait_stats(&pool, "both counted", |s| s.closed == 2);
+    let stats = pool.stats();
+    assert_eq!((stats.timed_out, stats.open), (2, 1), "{stats:?}");
+
+    // The finished handshake outlives the deadline.
+    good.write_all(b"again").unwrap();
+    good.read_exact(&mut back).unwrap();
+    assert_eq!(&back, b"again");
     pool.terminate();
 }

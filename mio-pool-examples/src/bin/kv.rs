@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use mio_pool_examples::kv::{self, Server, Session};
 use mio_pool_examples::server::ServerConn;
-use mio_pool_examples::{cli, server};
+use mio_pool_examples::{bounds, cli, server};
 
 /// `--help`'s description: what is supported and what is not.
 const ABOUT: &str = "Redis-compatible in-memory cache on mio-pool: redis-cli, redis-benchmark, \
@@ -29,7 +29,10 @@ const ABOUT: &str = "Redis-compatible in-memory cache on mio-pool: redis-cli, re
                      SIGHUP's included, empties it.";
 
 fn main() -> std::process::ExitCode {
-    let opts = cli::parse_with_help("kv", ABOUT, kv::SUPPORTED, "127.0.0.1:6380");
+    let m = bounds::kv_args(cli::command("kv", ABOUT, "127.0.0.1:6380").after_help(kv::SUPPORTED))
+        .get_matches();
+    let opts = cli::options(&m);
+    let bounds = bounds::kv_limits(&m);
     cli::init_logging();
     let result = server::run(
         "kv",
@@ -41,8 +44,12 @@ fn main() -> std::process::ExitCode {
             }
             server
         },
-        |conn: &mut ServerConn<Session>, server: &mut Arc<Server>| {
-            conn.drive(|session, input, out| session.serve(server, input, out))
+        move |conn: &mut ServerConn<Session>, server: &mut Arc<Server>| {
+            conn.set_output_limit(bounds.max_output);
+            conn.drive(|session, input, out| {
+                session.set_limits(bounds.max_request, bounds.max_output);
+                session.serve(server, input, out)
+            })
         },
     );
     server::exit_code("kv", result)

@@ -30,8 +30,14 @@ impl HeadDeadline {
     /// clears it when it holds none. `timeout: None` never sets one.
     pub fn update<S>(conn: &mut Driver<S, HeadDeadline>, timeout: Option<Duration>) {
         let mid_request = conn.is_mid_request();
-        let state = conn.state_mut();
-        state.deadline = match (mid_request, timeout, state.deadline) {
+        conn.state_mut().refresh(mid_request, timeout);
+    }
+
+    /// What [`HeadDeadline::update`] does, for a protocol state that holds
+    /// a `HeadDeadline`: `mid_request` is whether the connection holds part
+    /// of a request.
+    pub fn refresh(&mut self, mid_request: bool, timeout: Option<Duration>) {
+        self.deadline = match (mid_request, timeout, self.deadline) {
             (true, Some(_), Some(running)) => Some(running),
             (true, Some(timeout), None) => Some(Instant::now() + timeout),
             _ => None,

@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use super::chunked::ChunkDecoder;
 use super::Status;
 
 /// The largest request head (request line plus headers) accepted; a larger
@@ -15,30 +16,21 @@ pub const MAX_BODY: usize = 1024 * 1024;
 /// The most header fields a request may carry (then `431`).
 pub const MAX_HEADERS: usize = 64;
 
-/// A parsed request, borrowing from the read buffer.
+/// A parsed request, borrowing from the read buffer: its [`Head`] (whose
+/// fields it derefs to: `request.method`, `request.path()`) and its body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request<'a> {
-    /// The method, e.g. `GET`.
-    pub method: &'a str,
-    /// The request target as sent, e.g. `/stats?pretty`.
-    pub target: &'a str,
-    /// The minor version: `0` for HTTP/1.0, `1` for HTTP/1.1.
-    pub minor_version: u8,
-    /// Whether the connection stays open after the response: the HTTP/1.1
-    /// default unless `Connection: close`; for HTTP/1.0 only with
-    /// `Connection: keep-alive`.
-    pub keep_alive: bool,
+    /// The request line and what the fields say.
+    pub head: Head<'a>,
     /// The body.
     pub body: Body<'a>,
 }
 
-impl Request<'_> {
-    /// The target without its query string.
-    pub fn path(&self) -> &str {
-        match self.target.find('?') {
-            Some(i) => &self.target[..i],
-            None => self.target,
-        }
+impl<'a> std::ops::Deref for Request<'a> {
+    type Target = Head<'a>;
+
+    fn deref(&self) -> &Head<'a> {
+        &self.head
     }
 }
 
@@ -117,29 +109,61 @@ impl fmt::Display for RequestError {
 
 impl std::error::Error for RequestError {}
 
-/// Parses the request at the front of `buf`, a connection's read buffer.
-///
-/// Returns a complete [`Request`] with its length, [`Parsed::Partial`] when
-/// more bytes are needed, or a [`RequestError`] that maps to the status to
-/// answer with before closing. It keeps no state between calls: a request
-/// split over many reads is parsed again from its start when more bytes
-/// arrive, which is cheap because the head is bounded by [`MAX_HEAD`].
+/// How a request's body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// No body.
+    None,
+    /// `Content-Length: n` bytes (never 0: that is [`Framing::None`]).
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+}
+
+/// A request head, borrowing from the read buffer; see [`parse_head`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head<'a> {
+    /// The method, e.g. `GET`.
+    pub method: &'a str,
+    /// The request target as sent, e.g. `/stats?pretty`.
+    pub target: &'a str,
+    /// The minor version: `0` for HTTP/1.0, `1` for HTTP/1.1.
+    pub minor_version: u8,
+    /// Whether the connection stays open after the response: the HTTP/1.1
+    /// default unless `Connection: close`; for HTTP/1.0 only with
+    /// `Connection: keep-alive`.
+    pub keep_alive: bool,
+    /// How the body is delimited.
+    pub framing: Framing,
+    /// Whether a `Content-Length` header was present (even `0`).
+    pub has_length: bool,
+    /// `Expect: 100-continue` on an HTTP/1.1 request.
+    pub expect_continue: bool,
+}
+
+impl Head<'_> {
+    /// The target without its query string.
+    pub fn path(&self) -> &str {
+        match self.target.find('?') {
+            Some(i) => &self.target[..i],
+            None => self.target,
+        }
+    }
+}
+
+/// Parses the request head at the front of `buf`: `Ok(None)` if it is not
+/// complete, else the head and its length. It does not bound the head's
+/// size: the caller refuses a head longer than its limit before parsing.
 ///
 /// An HTTP/1.1 request must carry exactly one `Host` (RFC 9112); one with
 /// both `Content-Length` and `Transfer-Encoding`, or with conflicting
 /// lengths, is refused rather than guessed at (request smuggling).
-pub fn parse(buf: &[u8]) -> Result<Parsed<'_>, RequestError> {
+pub fn parse_head(buf: &[u8]) -> Result<Option<(Head<'_>, usize)>, RequestError> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut headers);
     let head_len = match req.parse(buf) {
-        Ok(httparse::Status::Complete(n)) if n > MAX_HEAD => {
-            return Err(RequestError::HeadTooLarge)
-        }
         Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD => {
-            return Err(RequestError::HeadTooLarge)
-        }
-        Ok(httparse::Status::Partial) => return Ok(Parsed::Partial),
+        Ok(httparse::Status::Partial) => return Ok(None),
         Err(e) => return Err(from_httparse(e)),
     };
     let (Some(method), Some(target), Some(minor_version)) = (req.method, req.path, req.version)
@@ -147,11 +171,12 @@ pub fn parse(buf: &[u8]) -> Result<Parsed<'_>, RequestError> {
         unreachable!("httparse fills method, path and version of a complete request")
     };
 
-    let mut content_length: Option<usize> = None;
+    let mut content_length: Option<u64> = None;
     let mut chunked = false;
     let mut close = false;
     let mut keep_alive = false;
     let mut host = false;
+    let mut expect_continue = false;
     for h in req.headers.iter() {
         let name = h.name;
         if name.eq_ignore_ascii_case("content-length") {
@@ -176,6 +201,8 @@ pub fn parse(buf: &[u8]) -> Result<Parsed<'_>, RequestError> {
                 return Err(RequestError::Malformed("more than one Host"));
             }
             host = true;
+        } else if name.eq_ignore_ascii_case("expect") {
+            expect_continue |= trim(h.value).eq_ignore_ascii_case(b"100-continue");
         }
     }
     if minor_version == 1 && !host {
@@ -191,31 +218,66 @@ pub fn parse(buf: &[u8]) -> Result<Parsed<'_>, RequestError> {
     if minor_version == 0 && chunked {
         return Err(RequestError::Malformed("chunked HTTP/1.0 request"));
     }
-
-    let rest = &buf[head_len..];
-    let (body, body_len) = if chunked {
-        match chunked_len(rest)? {
-            Some(n) => (Body::Chunked(&rest[..n]), n),
-            None => return Ok(Parsed::Partial),
-        }
-    } else {
-        match content_length {
-            None | Some(0) => (Body::Empty, 0),
-            Some(n) if n > MAX_BODY => return Err(RequestError::BodyTooLarge),
-            Some(n) if rest.len() < n => return Ok(Parsed::Partial),
-            Some(n) => (Body::Full(&rest[..n]), n),
-        }
+    let framing = match (chunked, content_length) {
+        (true, _) => Framing::Chunked,
+        (false, None | Some(0)) => Framing::None,
+        (false, Some(n)) => Framing::Length(n),
     };
-
-    let keep_alive = !close && (minor_version == 1 || keep_alive);
-    Ok(Parsed::Complete {
-        request: Request {
+    Ok(Some((
+        Head {
             method,
             target,
             minor_version,
-            keep_alive,
-            body,
+            keep_alive: !close && (minor_version == 1 || keep_alive),
+            framing,
+            has_length: content_length.is_some(),
+            // RFC 9110 section 10.1.1: ignored from HTTP/1.0 clients.
+            expect_continue: expect_continue && minor_version == 1,
         },
+        head_len,
+    )))
+}
+
+/// Parses the whole request at the front of `buf`, body included, with the
+/// default limits ([`MAX_HEAD`], [`MAX_BODY`]).
+///
+/// Returns a complete [`Request`] with its length, [`Parsed::Partial`] when
+/// more bytes are needed, or a [`RequestError`] that maps to the status to
+/// answer with before closing. It keeps no state between calls and needs
+/// the body whole: it suits requests that are all there. A server keeps a
+/// [`Session`](super::Session), which parses as bytes arrive and never
+/// holds a body.
+pub fn parse(buf: &[u8]) -> Result<Parsed<'_>, RequestError> {
+    let (head, head_len) = match parse_head(buf) {
+        Ok(Some((_, n))) if n > MAX_HEAD => return Err(RequestError::HeadTooLarge),
+        Ok(Some(x)) => x,
+        Ok(None) | Err(RequestError::HeadTooLarge) if buf.len() > MAX_HEAD => {
+            return Err(RequestError::HeadTooLarge)
+        }
+        Ok(None) => return Ok(Parsed::Partial),
+        Err(e) => return Err(e),
+    };
+    let rest = &buf[head_len..];
+    let (body, body_len) = match head.framing {
+        Framing::None => (Body::Empty, 0),
+        Framing::Length(n) if n > MAX_BODY as u64 => return Err(RequestError::BodyTooLarge),
+        Framing::Length(n) if (rest.len() as u64) < n => return Ok(Parsed::Partial),
+        Framing::Length(n) => (Body::Full(&rest[..n as usize]), n as usize),
+        Framing::Chunked => {
+            let mut decoder = ChunkDecoder::new(MAX_BODY, MAX_HEAD);
+            let mut used = 0;
+            while !decoder.is_done() {
+                let step = decoder.decode(&rest[used..], usize::MAX)?;
+                if step.consumed == 0 {
+                    return Ok(Parsed::Partial);
+                }
+                used += step.consumed;
+            }
+            (Body::Chunked(&rest[..used]), used)
+        }
+    };
+    Ok(Parsed::Complete {
+        request: Request { head, body },
         len: head_len + body_len,
     })
 }
@@ -237,7 +299,7 @@ fn trim(s: &[u8]) -> &[u8] {
     s.trim_ascii()
 }
 
-fn parse_content_length(value: &[u8]) -> Result<usize, RequestError> {
+fn parse_content_length(value: &[u8]) -> Result<u64, RequestError> {
     const BAD: RequestError = RequestError::Malformed("invalid Content-Length");
     let v = trim(value);
     if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
@@ -246,55 +308,6 @@ fn parse_content_length(value: &[u8]) -> Result<usize, RequestError> {
     // Too many digits for usize means far too large anyway.
     std::str::from_utf8(v)
         .ok()
-        .and_then(|s| s.parse::<usize>().ok())
+        .and_then(|s| s.parse::<u64>().ok())
         .ok_or(RequestError::BodyTooLarge)
-}
-
-/// The encoded length of the chunked body at the front of `buf`, including
-/// the last chunk and trailers, or `None` if it is not all there yet.
-fn chunked_len(buf: &[u8]) -> Result<Option<usize>, RequestError> {
-    /// A chunk-size line, extensions included, longer than this is refused.
-    const MAX_CHUNK_LINE: usize = 1024;
-    const BAD: RequestError = RequestError::Malformed("invalid chunked body");
-    let mut pos = 0;
-    loop {
-        if pos > MAX_BODY {
-            return Err(RequestError::BodyTooLarge);
-        }
-        let (size_line, size) = match httparse::parse_chunk_size(&buf[pos..]) {
-            Ok(httparse::Status::Complete(x)) => x,
-            Ok(httparse::Status::Partial) if buf.len() - pos > MAX_CHUNK_LINE => return Err(BAD),
-            Ok(httparse::Status::Partial) => return Ok(None),
-            Err(_) => return Err(BAD),
-        };
-        pos += size_line;
-        if size == 0 {
-            // Trailer fields (usually none), then the empty line.
-            let mut trailers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-            return match httparse::parse_headers(&buf[pos..], &mut trailers) {
-                Ok(httparse::Status::Complete((n, _))) => Ok(Some(pos + n)),
-                Ok(httparse::Status::Partial) if buf.len() - pos > MAX_HEAD => {
-                    Err(RequestError::HeadTooLarge)
-                }
-                Ok(httparse::Status::Partial) => Ok(None),
-                Err(httparse::Error::TooManyHeaders) => Err(RequestError::HeadTooLarge),
-                Err(_) => Err(BAD),
-            };
-        }
-        let size = usize::try_from(size)
-            .ok()
-            .filter(|&s| s <= MAX_BODY)
-            .ok_or(RequestError::BodyTooLarge)?;
-        let end = pos + size;
-        if buf.len() < end + 2 {
-            if end > MAX_BODY {
-                return Err(RequestError::BodyTooLarge);
-            }
-            return Ok(None);
-        }
-        if &buf[end..end + 2] != b"\r\n" {
-            return Err(BAD);
-        }
-        pos = end + 2;
-    }
 }

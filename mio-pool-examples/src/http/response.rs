@@ -103,16 +103,32 @@ impl<'a> Response<'a> {
     /// Appends the status line, headers and body to `out`. `date` is the
     /// value of the `Date` header, as made by [`http_date`].
     pub fn write_to(&self, out: &mut Vec<u8>, date: &str) {
+        self.write_head(out, date, Some(self.body.len() as u64));
+        if !self.head_only {
+            out.extend_from_slice(self.body);
+        }
+    }
+
+    /// Appends the status line and headers to `out`, announcing a body of
+    /// `length` bytes (`Content-Length`), or with `None` a chunked body
+    /// (`Transfer-Encoding: chunked`) that the caller writes after; the
+    /// [`body`](Response::body) field is not used.
+    pub fn write_head(&self, out: &mut Vec<u8>, date: &str, length: Option<u64>) {
         let s = self.status;
         // Writing to a Vec cannot fail.
         let _ = write!(
             out,
-            "HTTP/1.1 {} {}\r\nDate: {date}\r\nServer: mio-pool-examples\r\nContent-Type: {}\r\nContent-Length: {}\r\n",
+            "HTTP/1.1 {} {}\r\nDate: {date}\r\nServer: mio-pool-examples\r\nContent-Type: {}\r\n",
             s.code(),
             s.reason(),
             self.content_type,
-            self.body.len(),
         );
+        match length {
+            Some(n) => {
+                let _ = write!(out, "Content-Length: {n}\r\n");
+            }
+            None => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
+        }
         for (name, value) in self.headers {
             let _ = write!(out, "{name}: {value}\r\n");
         }
@@ -122,9 +138,6 @@ impl<'a> Response<'a> {
             Persistence::Close => out.extend_from_slice(b"Connection: close\r\n"),
         }
         out.extend_from_slice(b"\r\n");
-        if !self.head_only {
-            out.extend_from_slice(self.body);
-        }
     }
 }
 

@@ -20,12 +20,18 @@ fn responses(text: &str) -> Vec<&str> {
 
 fn serve_str(input: &[u8]) -> (Step, String) {
     let mut out = Vec::new();
-    let step = serve(input, &mut out, || PoolStats {
-        accepted: 3,
-        open: 1,
-        closed: 2,
-        ..PoolStats::default()
-    });
+    let step = serve(
+        &mut Session::new(),
+        &Limits::default(),
+        input,
+        &mut out,
+        || PoolStats {
+            accepted: 3,
+            open: 1,
+            closed: 2,
+            ..PoolStats::default()
+        },
+    );
     (step, String::from_utf8(out).unwrap())
 }
 
@@ -162,15 +168,8 @@ fn pipelined_requests_are_answered_in_order() {
 
 #[test]
 fn a_request_fed_byte_by_byte_is_answered_once() {
-    let mut buf = Vec::new();
-    let mut out = Vec::new();
-    for &b in GET {
-        buf.push(b);
-        let step = serve(&buf, &mut out, PoolStats::default);
-        assert!(!step.close);
-        buf.drain(..step.consumed);
-    }
-    assert!(buf.is_empty());
+    let (out, closed, _) = trickle(GET, &Limits::default());
+    assert!(!closed);
     let text = String::from_utf8(out).unwrap();
     assert_eq!(responses(&text), ["200"]);
     assert!(text.contains("Content-Type: application/json\r\n"));
@@ -232,11 +231,18 @@ fn without_dates(text: &str) -> String {
 /// connection would; returns the output and whether it closed.
 fn serve_in_pieces(input: &[u8], rng: &mut XorShift) -> (String, bool) {
     let (mut buf, mut out, mut pos) = (Vec::new(), Vec::new(), 0);
+    let mut session = Session::new();
     while pos < input.len() {
         let n = 1 + rng.below(40);
         buf.extend_from_slice(&input[pos..(pos + n).min(input.len())]);
         pos += n;
-        let step = serve(&buf, &mut out, PoolStats::default);
+        let step = serve(
+            &mut session,
+            &Limits::default(),
+            &buf,
+            &mut out,
+            PoolStats::default,
+        );
         assert!(step.consumed <= buf.len());
         buf.drain(..step.consumed);
         if step.close {
@@ -271,7 +277,13 @@ fn random_splits_of_random_pipelines_give_the_same_answers() {
         }
         input.extend_from_slice(enders[rng.below(enders.len())]);
         let mut whole = Vec::new();
-        let step = serve(&input, &mut whole, PoolStats::default);
+        let step = serve(
+            &mut Session::new(),
+            &Limits::default(),
+            &input,
+            &mut whole,
+            PoolStats::default,
+        );
         let whole = String::from_utf8(whole).unwrap();
         let (pieces, closed) = serve_in_pieces(&input, &mut rng);
         assert_eq!(without_dates(&whole), without_dates(&pieces), "{input:?}");
@@ -289,10 +301,176 @@ fn random_garbage_never_panics_nor_keeps_more_than_a_head() {
             .map(|_| alphabet[rng.below(alphabet.len())])
             .collect();
         let mut out = Vec::new();
-        let step = serve(&input, &mut out, PoolStats::default);
+        let step = serve(
+            &mut Session::new(),
+            &Limits::default(),
+            &input,
+            &mut out,
+            PoolStats::default,
+        );
         assert!(step.consumed <= input.len());
         // Whatever is left over is a possible request prefix, bounded by
         // the head limit.
         assert!(step.close || input.len() - step.consumed <= MAX_HEAD);
+    }
+}
+
+/// Feeds `input` to one session one byte at a time, draining what it
+/// consumes, as a connection would; returns the output, whether it closed,
+/// and the bytes the session examined.
+fn trickle(input: &[u8], limits: &Limits) -> (Vec<u8>, bool, u64) {
+    let (mut buf, mut out, mut session) = (Vec::new(), Vec::new(), Session::new());
+    for &b in input {
+        buf.push(b);
+        let step = serve(&mut session, limits, &buf, &mut out, PoolStats::default);
+        buf.drain(..step.consumed);
+        if step.close {
+            return (out, true, session.examined());
+        }
+    }
+    assert!(buf.is_empty(), "{} bytes left", buf.len());
+    (out, false, session.examined())
+}
+
+#[test]
+fn a_request_trickled_byte_by_byte_costs_linear_work() {
+    // A head close to the limit, then a chunked body of one-byte chunks:
+    // each byte must be examined a bounded number of times, not once per
+    // read from the start of the request.
+    let mut req = b"POST /discard HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n".to_vec();
+    while req.len() < MAX_HEAD - 100 {
+        req.extend_from_slice(format!("X-Filler: {}\r\n", "f".repeat(200)).as_bytes());
+    }
+    req.extend_from_slice(b"\r\n");
+    for _ in 0..20_000 {
+        req.extend_from_slice(b"1\r\nz\r\n");
+    }
+    req.extend_from_slice(b"0\r\n\r\n");
+    let (out, closed, examined) = trickle(&req, &Limits::default());
+    assert!(!closed);
+    assert_eq!(responses(&String::from_utf8(out).unwrap()), ["404"]);
+    assert!(
+        examined <= 3 * req.len() as u64,
+        "{examined} bytes examined for a {}-byte request",
+        req.len()
+    );
+}
+
+#[test]
+fn bodies_sent_to_the_root_are_echoed_however_split() {
+    let body: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
+    let mut req = format!(
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(&body);
+    req.extend_from_slice(b"PUT /?q HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
+    req.extend_from_slice(b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+    let (out, closed, _) = trickle(&req, &Limits::default());
+    assert!(!closed);
+    let text = String::from_utf8_lossy(&out);
+    assert_eq!(responses(&text), ["200", "200", "200"]);
+    let first = format!("Content-Length: {}\r\n\r\n", body.len());
+    let at = out
+        .windows(first.len())
+        .position(|w| w == first.as_bytes())
+        .unwrap();
+    assert_eq!(
+        out[at + first.len()..at + first.len() + body.len()],
+        body[..]
+    );
+    // The chunked body comes back chunked, one chunk per run of data.
+    assert!(text.contains("Transfer-Encoding: chunked\r\n\r\n"));
+    let chunked_echo = &text[text.find("Transfer-Encoding: chunked\r\n\r\n").unwrap()..];
+    let mut decoded = Vec::new();
+    let mut d = ChunkDecoder::new(MAX_BODY, MAX_HEAD);
+    let mut rest = chunked_echo.split_once("\r\n\r\n").unwrap().1.as_bytes();
+    while !d.is_done() {
+        let step = d.decode(rest, usize::MAX).unwrap();
+        decoded.extend_from_slice(&rest[step.data]);
+        rest = &rest[step.consumed..];
+    }
+    assert_eq!(decoded, b"hello world");
+    // GET / with an empty body is a GET.
+    assert!(text.ends_with(HELLO));
+}
+
+#[test]
+fn bodies_elsewhere_are_discarded_as_they_arrive_and_answered_at_their_end() {
+    let mut session = Session::new();
+    let limits = Limits::default();
+    let mut out = Vec::new();
+    let head = b"POST /nope HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n";
+    let step = serve(&mut session, &limits, head, &mut out, PoolStats::default);
+    assert_eq!(step, Step::keep(head.len()));
+    assert!(out.is_empty(), "answered before the body was read");
+    let chunk = vec![b'b'; 99_999];
+    let step = serve(&mut session, &limits, &chunk, &mut out, PoolStats::default);
+    // Nothing is kept: every body byte is consumed as it comes.
+    assert_eq!(step, Step::keep(chunk.len()));
+    assert!(out.is_empty());
+    let step = serve(&mut session, &limits, b"bGET", &mut out, PoolStats::default);
+    assert_eq!(step, Step::keep(1));
+    assert_eq!(responses(&String::from_utf8(out).unwrap()), ["404"]);
+}
+
+#[test]
+fn expect_100_continue_is_answered_when_the_body_is_wanted() {
+    let head = b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n";
+    let (step, text) = serve_str(head);
+    assert_eq!(step, Step::keep(head.len()));
+    assert!(text.starts_with("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"));
+    // Not for a body refused at once, nor for a request without a body.
+    let (step, text) = serve_str(
+        b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 9999999\r\n\r\n",
+    );
+    assert!(step.close);
+    assert_eq!(responses(&text), ["413"]);
+    let (_, text) = serve_str(b"GET / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\n");
+    assert_eq!(responses(&text), ["200"]);
+}
+
+#[test]
+fn output_past_the_limit_pauses_answering_per_request() {
+    let limits = Limits {
+        max_output: 1000,
+        ..Limits::default()
+    };
+    let one = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    let input = one.repeat(100);
+    let mut out = Vec::new();
+    let step = serve(
+        &mut Session::new(),
+        &limits,
+        &input,
+        &mut out,
+        PoolStats::default,
+    );
+    // It stopped at the first response that reached the limit.
+    let answered = responses(&String::from_utf8(out.clone()).unwrap()).len();
+    assert_eq!(step, Step::keep(answered * one.len()));
+    assert!(out.len() >= 1000 && out.len() < 1000 + 200, "{}", out.len());
+
+    // An echo stops at the limit inside the body.
+    let mut req = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n".to_vec();
+    req.extend_from_slice(&[b'e'; 5000]);
+    let mut session = Session::new();
+    let mut out = Vec::new();
+    let step = serve(&mut session, &limits, &req, &mut out, PoolStats::default);
+    assert_eq!(out.len(), 1000);
+    let mut used = step.consumed;
+    assert!(used < req.len());
+    while used < req.len() {
+        out.clear();
+        let step = serve(
+            &mut session,
+            &limits,
+            &req[used..],
+            &mut out,
+            PoolStats::default,
+        );
+        assert!(out.len() <= 1000 && !out.is_empty());
+        used += step.consumed;
     }
 }

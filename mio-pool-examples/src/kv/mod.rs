@@ -161,6 +161,10 @@ pub struct Session {
     multi: Option<transaction::Multi>,
     /// Each watched key and its version when it was watched.
     watched: HashMap<Vec<u8>, Option<u64>>,
+    /// Its place in a command that has not all arrived; its request limit.
+    parser: resp::Parser,
+    /// Replies queued at which it stops executing commands.
+    output_limit: usize,
 }
 
 impl Default for Session {
@@ -181,13 +185,21 @@ impl Session {
             lib: Default::default(),
             multi: None,
             watched: HashMap::new(),
+            parser: resp::Parser::new(),
+            output_limit: OUTPUT_LIMIT,
         }
     }
 }
 
-/// Queued output above which a session stops executing commands until the
-/// peer has taken some of its replies; checked before each command.
-pub const OUTPUT_LIMIT: usize = mio_pool::DEFAULT_OUTPUT_LIMIT;
+/// The default output limit of a session (`kv --max-output`): replies
+/// queued at which it stops executing commands until the client reads;
+/// checked before each command (see [Pausing on
+/// output](mio_pool::Driver#pausing-on-output)). Redis executes every command
+/// it has read and closes a normal client only at its hard output limit,
+/// unlimited by default: 9 KB of `GET big` (a 1 MiB value) sent without
+/// reading then queues gigabytes. One reply is always queued whole, so a
+/// client can make us hold this plus one value.
+pub const OUTPUT_LIMIT: usize = 256 * 1024;
 
 impl Session {
     /// The protocol version replies are written in.
@@ -200,9 +212,20 @@ impl Session {
         self.id
     }
 
-    /// Back to a new connection's state, keeping the id (`RESET`).
+    /// Sets the most bytes one command may take (see
+    /// [`resp::Parser::max_request`]; default [`resp::MAX_REQUEST`]) and
+    /// the output limit (default [`OUTPUT_LIMIT`]).
+    pub fn set_limits(&mut self, max_request: usize, max_output: usize) {
+        self.parser.set_max_request(max_request);
+        self.output_limit = max_output;
+    }
+
+    /// Back to a new connection's state, keeping the id and the limits
+    /// (`RESET`).
     fn reset(&mut self) {
+        let limits = (self.parser.max_request(), self.output_limit);
         *self = Session::with_id(self.id);
+        self.set_limits(limits.0, limits.1);
     }
 
     /// `CLIENT INFO`'s line.
@@ -220,30 +243,33 @@ impl Session {
         )
     }
 
-    /// The next command at the front of `input`. Every parse goes through
-    /// here, so that an incremental parser keeping its position in the
-    /// session replaces one line.
+    /// The next command at the front of `input`, resuming where the
+    /// parser stopped in it on an earlier call.
     fn next_command<'i>(
         &mut self,
         input: &'i [u8],
     ) -> Result<Option<(resp::Args<'i>, usize)>, resp::ProtocolError> {
-        resp::parse_command(input)
+        self.parser.parse(input)
     }
 
     /// Answers every complete command at the front of `input`, in order,
     /// appending the replies to `out` in the session's protocol version.
     ///
+    /// Before each command it checks the backlog: once `out` holds the
+    /// output limit or more it stops and leaves the rest of the input
+    /// unconsumed (see [Pausing on output](mio_pool::Driver#backpressure-the-output-limit)).
+    /// A command split over many calls is parsed once: the session keeps
+    /// the parser's place in it.
+    ///
     /// Returns [`Step::close`] after `QUIT`, and after a protocol error
     /// (whose error reply is sent first, since the stream cannot be
-    /// resynchronised).
+    /// resynchronised), including a command larger than the request limit
+    /// ([`Session::set_limits`]).
     pub fn serve(&mut self, server: &Server, input: &[u8], out: &mut Vec<u8>) -> Step {
         let mut used = 0;
         let mut ran = 0;
         let step = loop {
-            // Here goes the output-backlog check of the driver contract
-            // (`out.len() >= OUTPUT_LIMIT`: stop and return what was
-            // consumed), once the driver calls again without reading.
-            if used == input.len() {
+            if used == input.len() || out.len() >= self.output_limit {
                 break Step::keep(used);
             }
             match self.next_command(&input[used..]) {

@@ -468,3 +468,46 @@ fn scan_keys_and_rename() {
         "*2\r\n$1\r\n0\r\n*1\r\n$1\r\nx\r\n-ERR invalid cursor\r\n-ERR syntax error\r\n"
     );
 }
+
+#[test]
+fn replies_past_the_output_limit_pause_execution_per_command() {
+    let s = new_server();
+    let big = "x".repeat(1000);
+    run(&s, &format!("SET big {big}\r\n"));
+    let input = b"GET big\r\nGET big\r\nGET big\r\nINCR n\r\n";
+    let mut session = Session::default();
+    session.set_limits(resp::MAX_REQUEST, 1500);
+    let mut out = Vec::new();
+    let step = session.serve(&s, input, &mut out);
+    // The second reply crossed the limit: the rest waits, unexecuted.
+    assert_eq!(step, Step::keep(18));
+    assert_eq!(out.len(), 2 * (1000 + 9));
+    out.clear();
+    let step = session.serve(&s, &input[18..], &mut out);
+    assert_eq!(step, Step::keep(input.len() - 18));
+    assert!(out.ends_with(b":1\r\n"));
+}
+
+#[test]
+fn a_command_over_the_request_limit_gets_an_error_and_closes() {
+    let s = new_server();
+    let mut session = Session::default();
+    session.set_limits(64, OUTPUT_LIMIT);
+    let mut out = Vec::new();
+    let step = session.serve(
+        &s,
+        b"PING\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$100\r\n",
+        &mut out,
+    );
+    assert!(step.close);
+    assert_eq!(
+        out,
+        b"+PONG\r\n-ERR Protocol error: request larger than 64 bytes\r\n"
+    );
+    // RESET keeps the limits.
+    let mut out = Vec::new();
+    let mut session = Session::default();
+    session.set_limits(64, OUTPUT_LIMIT);
+    session.serve(&s, b"RESET\r\n", &mut out);
+    assert!(session.serve(&s, b"*1\r\n$100\r\n", &mut out).close);
+}

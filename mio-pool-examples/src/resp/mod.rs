@@ -23,7 +23,10 @@ mod parse;
 mod reply;
 
 pub use encode::{array_len, bulk, bulk_or_null, error, integer, null, simple};
-pub use parse::{parse_command, split_args, Args, ProtocolError, MAX_ARGS, MAX_BULK, MAX_INLINE};
+pub use parse::{
+    parse_command, split_args, Args, Parser, ProtocolError, MAX_ARGS, MAX_BULK, MAX_INLINE,
+    MAX_REQUEST,
+};
 pub use reply::{Proto, Reply};
 
 #[cfg(test)]

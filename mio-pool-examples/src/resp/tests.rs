@@ -1,6 +1,7 @@
 //! Parser tests: partial input, pipelined input, garbage.
 
 use super::*;
+use std::borrow::Cow;
 
 fn args(buf: &[u8]) -> (Vec<Vec<u8>>, usize) {
     match parse_command(buf) {
@@ -131,4 +132,90 @@ fn binary_payloads_pass_through() {
     let (a, len) = args(&buf);
     assert_eq!(len, buf.len());
     assert_eq!(a[1], payload);
+}
+
+/// Feeds `cmd` to one parser one byte at a time, as a connection's growing
+/// read buffer; returns the parsed arguments and the bytes examined.
+fn trickle(cmd: &[u8]) -> (usize, u64) {
+    let mut p = Parser::new();
+    for end in 1..cmd.len() {
+        assert_eq!(p.parse(&cmd[..end]), Ok(None), "complete at {end}");
+    }
+    let (args, len) = p.parse(cmd).unwrap().unwrap();
+    assert_eq!(len, cmd.len());
+    (args.len(), p.examined())
+}
+
+#[test]
+fn a_command_trickled_byte_by_byte_costs_linear_work() {
+    // A long multibulk (many `$` lines) and a long inline command: the
+    // parser must not search again from the command's start on each byte.
+    let n = 20_000;
+    let mut cmd = format!("*{}\r\n$4\r\nMSET\r\n", n + 1).into_bytes();
+    for i in 0..n {
+        let v = format!("v{i}");
+        cmd.extend_from_slice(format!("${}\r\n{v}\r\n", v.len()).as_bytes());
+    }
+    let (args, examined) = trickle(&cmd);
+    assert_eq!(args, n + 1);
+    assert!(
+        examined <= 3 * cmd.len() as u64,
+        "{examined} bytes examined for a {}-byte command",
+        cmd.len()
+    );
+
+    let mut inline = b"MSET".to_vec();
+    for i in 0..n / 4 {
+        inline.extend_from_slice(format!(" k{i}").as_bytes());
+    }
+    assert!(inline.len() < MAX_INLINE);
+    inline.extend_from_slice(b"\r\n");
+    let (args, examined) = trickle(&inline);
+    assert_eq!(args, n / 4 + 1);
+    assert!(
+        examined <= 3 * inline.len() as u64,
+        "{examined} for {}",
+        inline.len()
+    );
+}
+
+#[test]
+fn a_parser_resumes_across_pipelined_commands() {
+    let mut p = Parser::new();
+    let two = [SET, b"PING\r\n"].concat();
+    let (a, len) = p.parse(&two).unwrap().unwrap();
+    assert_eq!((a.len(), len), (3, SET.len()));
+    // The next call sees the rest: a new command, not the old one's tail.
+    let (a, len) = p.parse(&two[SET.len()..]).unwrap().unwrap();
+    assert_eq!((a, len), (vec![Cow::Borrowed(&b"PING"[..])], 6));
+    assert_eq!(p.parse(b"*1\r\n$4\r\nPI"), Ok(None));
+    // A shorter input than before is a new command.
+    assert_eq!(p.parse(b"PI"), Ok(None));
+    assert_eq!(p.parse(b"PING\n").unwrap().unwrap().1, 5);
+}
+
+#[test]
+fn a_command_larger_than_the_limit_is_refused_before_it_is_buffered() {
+    let mut p = Parser::new();
+    p.set_max_request(1000);
+    // Announced by a bulk length: refused at its `$` line.
+    let e = p
+        .parse(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2000\r\n")
+        .unwrap_err();
+    assert_eq!(
+        e.reply(),
+        "ERR Protocol error: request larger than 1000 bytes"
+    );
+    // Announced by many small arguments: refused at the `*` line.
+    let e = p.parse(b"*500\r\n").unwrap_err();
+    assert_eq!(
+        e.reply(),
+        "ERR Protocol error: request larger than 1000 bytes"
+    );
+    // Below the limit, fine.
+    assert_eq!(p.parse(b"*2\r\n$3\r\nGET\r\n$900\r\n"), Ok(None));
+    // The default allows the largest bulk string in a command.
+    let mut p = Parser::new();
+    let big = format!("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n${MAX_BULK}\r\n");
+    assert_eq!(p.parse(big.as_bytes()), Ok(None));
 }

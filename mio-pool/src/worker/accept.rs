@@ -2,12 +2,13 @@
 //! admitting accepted connections into the table and the poller.
 
 use std::io;
-use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use mio::Interest;
 use mio_pool_poll::Event;
 
+use super::cap::Cap;
 use super::guard::catch;
 use super::slot::Slot;
 use super::{Pool, CONN_INTEREST};
@@ -44,9 +45,8 @@ const ACCEPTS_PER_EVENT: usize = 256;
 ///
 /// The cap is checked before every accept, by the one worker that holds
 /// the listener; only it raises `open`, so `open` never exceeds the cap.
-/// Capping and closing race; each side writes its flag, fences, then reads
-/// the other's (a Dekker handshake), so at least one of them sees that
-/// accepting must go on.
+/// Capping and closing race: see [`Cap`] for the handshake that makes sure
+/// one of them sees that accepting must go on.
 pub(crate) struct Acceptor {
     /// Start of the pool, the origin of `paused_until`.
     epoch: Instant,
@@ -55,10 +55,7 @@ pub(crate) struct Acceptor {
     /// Set while accept fails for lack of file descriptors, so that the
     /// condition is logged once per episode, not once per attempt.
     out_of_fds: AtomicBool,
-    /// At most this many connections open; `u64::MAX`: no cap.
-    max_open: u64,
-    /// Set while accepting is stopped by the cap.
-    capped: AtomicBool,
+    cap: Cap,
 }
 
 impl Acceptor {
@@ -67,40 +64,26 @@ impl Acceptor {
             epoch: Instant::now(),
             paused_until: AtomicU64::new(0),
             out_of_fds: AtomicBool::new(false),
-            max_open: max_connections.map_or(u64::MAX, |n| u64::try_from(n).unwrap_or(u64::MAX)),
-            capped: AtomicBool::new(false),
+            cap: Cap::new(max_connections),
         }
     }
 
     /// Whether the cap stops accepting now. Called by the worker that holds
     /// the listener, before each accept.
-    fn capped(&self, counters: &Counters) -> bool {
-        if counters.open() < self.max_open {
-            return false;
-        }
-        self.capped.store(true, Ordering::SeqCst);
-        fence(Ordering::SeqCst);
-        if counters.open() < self.max_open {
-            // A connection closed meanwhile, perhaps before it could see
-            // the flag: go on. (If it did see it, its resume finds nothing
-            // more to accept, or the next client.)
-            self.capped.store(false, Ordering::SeqCst);
-            return false;
-        }
-        true
+    fn capped(&self) -> bool {
+        self.cap.stops()
+    }
+
+    /// A new connection is in the table: it counts against the cap until
+    /// [`on_close`](Acceptor::on_close).
+    fn admitted(&self) {
+        self.cap.opened();
     }
 
     /// A connection closed (after `closed` was counted): resume accepting
     /// if the cap had stopped it.
-    pub(crate) fn on_close(&self, counters: &Counters) {
-        if self.max_open == u64::MAX {
-            return;
-        }
-        fence(Ordering::SeqCst);
-        if self.capped.load(Ordering::SeqCst)
-            && counters.open() < self.max_open
-            && self.capped.swap(false, Ordering::SeqCst)
-        {
+    pub(crate) fn on_close(&self) {
+        if self.cap.closed() {
             // Due at once: this worker resumes at the end of its batch.
             self.paused_until.store(1, Ordering::Release);
         }
@@ -177,7 +160,7 @@ where
         };
         let mut accepted = 0;
         loop {
-            if self.acceptor.capped(&self.counters) {
+            if self.acceptor.capped() {
                 // The listener stays disarmed; a close resumes accepting.
                 return;
             }
@@ -243,6 +226,8 @@ where
             Counters::bump(&self.counters.closed);
             return;
         };
+        // Counted against the cap before anything can close it.
+        self.acceptor.admitted();
         // In the table before the poller knows it: its first event may come
         // at once, to another worker, which must find it.
         let mut guard = conn.lock();
@@ -253,7 +238,7 @@ where
             // Its deadlines run from now.
             let now = Instant::now();
             if self.timers.idle_ticks().is_some() {
-                guard.timer.last_active = self.timers.tick_of(now);
+                guard.set_stamp(self.timers.tick_of(now));
             }
             self.check_deadline(token, &mut guard, now);
         }

@@ -1,7 +1,7 @@
 //! Enforcing deadlines: what a worker does with a connection's timer after
 //! the handler ran, and what a sweeper does with the wheel's due entries.
 //! The wheel, the tick arithmetic and the invariants are in `timers.rs`;
-//! the connection states in `slot.rs`.
+//! the connection states and the packed timer fields in `slot.rs`.
 
 use std::time::Instant;
 
@@ -9,7 +9,7 @@ use mio::Token;
 
 use super::guard::catch;
 use super::slot::{Life, Slot};
-use super::timers::NEVER;
+use super::timers::FAR;
 use super::Pool;
 use crate::connection::Connection;
 use crate::listener::Listener;
@@ -23,27 +23,59 @@ where
     /// After the handler ran (or at admission): takes the connection's own
     /// deadline, and expires it or makes sure the wheel will look at it in
     /// time. With no idle timeout and no deadline this is one call of
-    /// `Connection::deadline` and a comparison.
+    /// `Connection::deadline` and a comparison; an entry the wheel still
+    /// holds for a deadline since dropped fires, asks again and finds none.
     pub(super) fn check_deadline(&self, token: Token, slot: &mut Slot<C>, now: Instant) {
-        let own = slot.conn.deadline();
-        if own.is_none() && slot.timer.deadline == NEVER && self.timers.idle_ticks().is_none() {
+        let Some(own) = self.own_deadline(token, slot) else {
+            return; // it panicked: retired
+        };
+        if own.is_none() && self.timers.idle_ticks().is_none() {
             return;
         }
-        slot.timer.deadline = own.map_or(NEVER, |d| self.timers.tick_after(d));
-        let due = slot.timer.due(self.timers.idle_ticks());
-        if due <= self.timers.tick_of(now) {
-            self.expire(token, slot, now);
-        } else {
-            self.schedule(token, slot);
+        let tick = self.timers.tick_of(now);
+        match self.due_open(slot, own, tick) {
+            Some(due) if due <= tick => self.expire(token, slot, now),
+            due => self.schedule(token, slot, due, tick),
+        }
+    }
+
+    /// Asks the connection for its deadline; `None` if that panicked, and
+    /// then the connection is retired.
+    fn own_deadline(&self, token: Token, slot: &mut Slot<C>) -> Option<Option<Instant>> {
+        let own = catch(
+            &self.counters,
+            "Connection::deadline (dropping the connection)",
+            || slot.conn.deadline(),
+        );
+        if own.is_none() {
+            self.retire(token, slot);
+        }
+        own
+    }
+
+    /// The tick at which an open connection is due: its own deadline (no
+    /// further than [`FAR`] ahead, so that every kept tick stays near the
+    /// current one; the entry then fires early, asks again and is put
+    /// back), or its idle deadline, whichever comes first.
+    fn due_open(&self, slot: &Slot<C>, own: Option<Instant>, now: u64) -> Option<u64> {
+        let own = own.map(|d| self.timers.tick_after(d).min(now + FAR));
+        let idle = self
+            .timers
+            .idle_ticks()
+            .map(|idle| slot.stamp(now) + idle + 1);
+        match (own, idle) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 
     /// Inserts a wheel entry for the connection's due tick, unless one at
-    /// or before it is there already.
-    pub(super) fn schedule(&self, token: Token, slot: &mut Slot<C>) {
-        let due = self.due_of(slot);
-        if slot.timer.needs_entry(due) {
-            self.timers.insert(token, due);
+    /// or before it is there already. `now` is the current tick.
+    pub(super) fn schedule(&self, token: Token, slot: &mut Slot<C>, due: Option<u64>, now: u64) {
+        if let Some(due) = due {
+            if slot.needs_entry(due, now) {
+                self.timers.insert(token, due);
+            }
         }
     }
 
@@ -65,12 +97,8 @@ where
             // `timers.rs`. A busy one is looked at again next tick.
             match conn.try_lock() {
                 Some(mut slot) => {
-                    if slot.life != Life::Closed && slot.timer.fire(entry.tick) {
-                        if self.due_of(&slot) <= tick {
-                            self.expire(entry.token, &mut slot, now);
-                        } else {
-                            self.schedule(entry.token, &mut slot);
-                        }
+                    if slot.life() != Life::Closed && slot.fire(entry.tick) {
+                        self.look_at(entry.token, &mut slot, tick, now);
                     }
                 }
                 None => self.timers.insert(entry.token, tick + 1),
@@ -79,19 +107,29 @@ where
         }
     }
 
-    /// The tick at which the connection is due, as its life says.
-    fn due_of(&self, slot: &Slot<C>) -> u64 {
-        match slot.life {
-            Life::Open => slot.timer.due(self.timers.idle_ticks()),
-            Life::Closing { .. } => slot.timer.deadline,
-            Life::Closed => NEVER,
+    /// A sweeper holds the lock of a connection whose entry fired at tick
+    /// `tick`: expires it if due, else puts it back in the wheel.
+    fn look_at(&self, token: Token, slot: &mut Slot<C>, tick: u64, now: Instant) {
+        let due = match slot.life() {
+            Life::Open => {
+                let Some(own) = self.own_deadline(token, slot) else {
+                    return;
+                };
+                self.due_open(slot, own, tick)
+            }
+            Life::Closing { .. } => Some(slot.stamp(tick)),
+            Life::Closed => None,
+        };
+        match due {
+            Some(due) if due <= tick => self.expire(token, slot, now),
+            due => self.schedule(token, slot, due, tick),
         }
     }
 
     /// The connection's deadline has passed; its lock is held and no
     /// handler runs on it. See the table on `Life`.
     fn expire(&self, token: Token, slot: &mut Slot<C>, now: Instant) {
-        match slot.life {
+        match slot.life() {
             Life::Open => {
                 Counters::bump(&self.counters.timed_out);
                 log::debug!("mio-pool: a connection's deadline passed; closing it");
@@ -104,8 +142,8 @@ where
                     return self.retire(token, slot);
                 }
                 self.close(token, slot, None, now);
-                if let Life::Closing { timed_out } = &mut slot.life {
-                    *timed_out = true;
+                if let Life::Closing { .. } = slot.life() {
+                    slot.set_life(Life::Closing { timed_out: true });
                 }
             }
             Life::Closing { timed_out } => {

@@ -84,7 +84,7 @@ impl<L: Listener, C, E> Pool<L, C, E> {
     /// Counts a connection closed; wakes `finish` when it was the last.
     pub(super) fn closed(&self) {
         Counters::bump(&self.counters.closed);
-        self.acceptor.on_close(&self.counters);
+        self.acceptor.on_close();
         if self.phase.get() == Phase::Finishing && self.counters.open() == 0 {
             let _guard = self.drained.0.lock();
             self.drained.1.notify_all();

@@ -4,14 +4,16 @@
 //! |-----------------|-------------------------------------------------------------|
 //! | `mod.rs`        | the shared `Pool` and the loop every worker runs (`Pool::work`) |
 //! | `accept.rs`     | accepting: the `Acceptor` (pauses, the connection cap) and admitting connections |
+//! | `cap.rs`        | the cap's lock-free handshake between accepting and closing (loom-checked) |
 //! | `slot.rs`       | what the pool keeps per connection, and its `Life` |
 //! | `serve.rs`      | serving: the handler contract, re-arming, closing, the one retire path |
-//! | `timers.rs`     | the timer wheel and the per-connection `Timer` |
+//! | `timers.rs`     | the timer wheel, and the narrow ticks a slot keeps |
 //! | `deadline.rs`   | enforcing deadlines: after the handler, and sweeping the wheel |
 //! | `lifecycle.rs`  | the pool's `Phase`, `Alive`, finishing and terminating |
 //! | `guard.rs`      | the panic guards around user code                          |
 
 mod accept;
+mod cap;
 mod deadline;
 mod guard;
 mod lifecycle;

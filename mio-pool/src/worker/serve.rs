@@ -49,12 +49,12 @@ where
             // or while a sweeper looks at the connection's deadline.
             let mut slot = conn.lock();
             let token = event.token();
-            match slot.life {
+            match slot.life() {
                 Life::Closed => {} // retired by a sweeper meanwhile
                 Life::Closing { .. } => self.close(token, &mut slot, Some(event), now),
                 Life::Open => {
                     if self.timers.idle_ticks().is_some() {
-                        slot.timer.last_active = self.timers.tick_of(now);
+                        slot.set_stamp(self.timers.tick_of(now));
                     }
                     match self.call_handler(token, &mut slot.conn, event, state) {
                         Served::Waiting => self.check_deadline(token, &mut slot, now),
@@ -145,10 +145,12 @@ where
             match outcome {
                 Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
                 Some(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if slot.life == Life::Open {
-                        slot.life = Life::Closing { timed_out: false };
-                        slot.timer.deadline = self.timers.close_by(self.timers.tick_of(now));
-                        self.schedule(token, slot);
+                    if slot.life() == Life::Open {
+                        slot.set_life(Life::Closing { timed_out: false });
+                        let tick = self.timers.tick_of(now);
+                        let close_by = self.timers.close_by(tick);
+                        slot.set_stamp(close_by);
+                        self.schedule(token, slot, Some(close_by), tick);
                     }
                     if event.is_none() {
                         return; // the event that resumes it goes to whoever gets it
@@ -180,7 +182,7 @@ where
     /// reference ([`release`](Pool::release)). Every way a connection leaves
     /// the pool goes through here.
     pub(super) fn retire(&self, token: Token, slot: &mut Slot<C>) {
-        slot.life = Life::Closed;
+        slot.set_life(Life::Closed);
         if let Err(e) = self.poll.remove(&mut slot.conn, token) {
             log::debug!("mio-pool: deregistering a closed connection: {e}");
         }

@@ -1,13 +1,15 @@
 //! Deadlines: the idle timeout, each connection's own
 //! [`deadline`](crate::Connection::deadline) and the close timeout, kept in
-//! one coarse timer wheel ([`Timers`]) plus three words in each connection's
-//! slot ([`Timer`]).
+//! one coarse timer wheel ([`Timers`]) plus one word in each connection's
+//! slot (its fields are drawn in `slot.rs`).
 //!
 //! # Time in ticks
 //!
 //! Time is counted in ticks since the pool started: a
 //! sixteenth of the shortest pool-wide timeout (idle or close), between
-//! [`MIN_TICK`] and [`MAX_TICK`]. A deadline is due at the first tick that
+//! [`MIN_TICK`] and [`MAX_TICK`], and no finer than a 2^27th of the
+//! longest pool-wide timeout (so a pool with an idle timeout of more than
+//! 77 days has ticks coarser than [`MAX_TICK`]). A deadline is due at the first tick that
 //! starts at or after it, so it never fires early; it fires at most two
 //! ticks (plus however late a worker wakes) after it, which is within an
 //! eighth of the idle timeout, and within a quarter of any deadline of at
@@ -23,7 +25,7 @@
 //! and is then dropped (the deadline moved earlier: another entry fired
 //! first) or put back at the new deadline (it moved later).
 //!
-//! A connection's [`Timer::armed_at`] is the tick of the earliest entry the
+//! A connection's `armed_at` (in its slot) is the tick of the earliest entry the
 //! wheel holds for it. Per event, a worker inserts an entry only when the
 //! connection's deadline moved *before* `armed_at` (a connection that set a
 //! shorter deadline); the idle deadline only moves later, so an active
@@ -51,9 +53,22 @@
 //! worker: that worker then finds it closing or closed (see `Life` in
 //! `slot.rs`) and does what that state says.
 //!
-//! Invariant: *while `armed_at` is not [`NEVER`], the wheel holds an entry
-//! for the connection at a tick no later than `max(armed_at, the next tick
-//! swept)`*, so every deadline is looked at on time.
+//! Invariant: *while the connection is `armed`, the wheel holds an entry
+//! for it at a tick no later than `max(armed_at, the next tick swept)`*,
+//! so every deadline is looked at on time.
+//!
+//! # Narrow ticks in the slot
+//!
+//! A slot keeps its ticks modulo 2^30 ([`narrow`]) and [`widen`]s them
+//! back to the nearest tick congruent to them around the current tick.
+//! That is exact while every kept tick is within 2^29 ticks of the current
+//! one. Invariant: *a kept tick is never more than [`FAR`] (2^28) ticks
+//! ahead of the tick it was written at, nor more than `FAR` behind any
+//! tick it is read at*: the idle and close timeouts are at most 2^27 ticks
+//! (the tick rule above), an own deadline further ahead is kept as `FAR`
+//! ahead (its entry fires early, asks the connection again and is put
+//! back), and a kept tick is due, and looked at, within its timeout plus
+//! the sweeps' lateness.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -66,6 +81,13 @@ pub(crate) const NEVER: u64 = u64::MAX;
 
 /// Buckets in the wheel.
 const SLOTS: usize = 256;
+
+/// How far ahead of the current tick a slot's ticks may be (see the
+/// module docs, "Narrow ticks in the slot").
+pub(crate) const FAR: u64 = 1 << 28;
+
+/// The longest pool-wide timeout is at most this many ticks.
+const MAX_TIMEOUT_TICKS: u32 = 1 << 27;
 
 /// The finest tick, so that a tiny timeout cannot make the workers spin.
 pub(crate) const MIN_TICK: Duration = Duration::from_millis(1);
@@ -133,7 +155,10 @@ impl Timers {
     pub(crate) fn new(limits: &Limits) -> Timers {
         let close = limits.close_timeout();
         let shortest = limits.idle_timeout.map_or(close, |idle| idle.min(close));
-        let tick = (shortest / 16).clamp(MIN_TICK, MAX_TICK);
+        let longest = limits.idle_timeout.map_or(close, |idle| idle.max(close));
+        let tick = (shortest / 16)
+            .clamp(MIN_TICK, MAX_TICK)
+            .max(longest / MAX_TIMEOUT_TICKS);
         let tick_nanos = u64::try_from(tick.as_nanos()).unwrap_or(u64::MAX);
         let ticks = |d: Duration| {
             u64::try_from(d.as_nanos().div_ceil(u128::from(tick_nanos))).unwrap_or(NEVER / 2)
@@ -253,60 +278,20 @@ fn bucket(tick: u64) -> usize {
     (tick % SLOTS as u64) as usize
 }
 
-/// A connection's share of the timers: three words in its slot.
-///
-/// | field         | meaning                                                        | written by |
-/// |---------------|----------------------------------------------------------------|------------|
-/// | `last_active` | tick of its last event (only kept with an idle timeout)        | the worker serving it |
-/// | `deadline`    | open: its own deadline; closing: the close deadline; `NEVER`: none | the worker serving it, or a sweeper holding its lock |
-/// | `armed_at`    | tick of the earliest wheel entry for it; `NEVER`: none         | whoever inserts that entry, or consumes it holding the lock |
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Timer {
-    pub(crate) last_active: u64,
-    pub(crate) deadline: u64,
-    pub(crate) armed_at: u64,
+/// A tick as a slot keeps it: its low 30 bits (see the module docs).
+pub(crate) fn narrow(tick: u64) -> u64 {
+    tick & ((1 << super::slot::TICK_BITS) - 1)
 }
 
-impl Default for Timer {
-    fn default() -> Timer {
-        Timer {
-            last_active: 0,
-            deadline: NEVER,
-            armed_at: NEVER,
-        }
-    }
-}
-
-impl Timer {
-    /// The tick at which this connection is due: its deadline, or (while
-    /// open, with an idle timeout) one tick after `last_active` plus the
-    /// timeout, since `last_active` rounds the event's time down.
-    pub(crate) fn due(&self, idle_ticks: Option<u64>) -> u64 {
-        let idle = idle_ticks.map_or(NEVER, |idle| {
-            self.last_active.saturating_add(idle).saturating_add(1)
-        });
-        self.deadline.min(idle)
-    }
-
-    /// Whether a wheel entry must be inserted for `due`: there is none
-    /// at or before it. Records the entry if so.
-    pub(crate) fn needs_entry(&mut self, due: u64) -> bool {
-        if due == NEVER || due >= self.armed_at {
-            return false;
-        }
-        self.armed_at = due;
-        true
-    }
-
-    /// A wheel entry at `tick` fired and its connection is locked: `false`
-    /// if the entry is stale (a later one was inserted since, for a deadline
-    /// that moved; it is the one that counts), otherwise consumes it.
-    pub(crate) fn fire(&mut self, tick: u64) -> bool {
-        if self.armed_at != NEVER && self.armed_at > tick {
-            return false;
-        }
-        self.armed_at = NEVER;
-        true
+/// The tick nearest to `now` (and not before tick 0) whose low 30 bits are
+/// `kept`: the inverse of [`narrow`] for ticks within 2^29 of `now`.
+pub(crate) fn widen(kept: u64, now: u64) -> u64 {
+    let modulus = 1u64 << super::slot::TICK_BITS;
+    let behind = narrow(now.wrapping_sub(kept));
+    if behind <= modulus / 2 && behind <= now {
+        now - behind
+    } else {
+        now + narrow(kept.wrapping_sub(now))
     }
 }
 
@@ -345,11 +330,8 @@ mod tests {
         let idle = t.idle_ticks().unwrap();
         for offset_us in [0u64, 1, 12_345, 24_999, 25_000, 1_000_001] {
             let event = t.epoch + Duration::from_micros(offset_us);
-            let timer = Timer {
-                last_active: t.tick_of(event),
-                ..Timer::default()
-            };
-            let fires = t.epoch + g * u32::try_from(timer.due(Some(idle))).unwrap();
+            let due = t.tick_of(event) + idle + 1;
+            let fires = t.epoch + g * u32::try_from(due).unwrap();
             let after = fires - event;
             assert!(after >= Duration::from_millis(400), "early: {after:?}");
             assert!(
@@ -408,20 +390,29 @@ mod tests {
     }
 
     #[test]
-    fn only_a_deadline_before_the_armed_entry_inserts_and_stale_entries_are_dropped() {
-        let mut timer = Timer::default();
-        assert!(!timer.needs_entry(NEVER));
-        assert!(timer.needs_entry(10));
-        assert!(!timer.needs_entry(12), "the entry at 10 will look again");
-        assert!(timer.needs_entry(5), "moved earlier");
-        assert!(timer.fire(5));
-        assert_eq!(timer.armed_at, NEVER);
-        assert!(timer.needs_entry(20));
-        assert!(!timer.fire(10), "stale: the entry at 20 counts");
-        assert!(timer.fire(20));
-        // An entry a sweeper put back for a later tick (the connection was
-        // busy) still counts.
-        assert!(timer.needs_entry(30));
-        assert!(timer.fire(31));
+    fn narrow_ticks_widen_back_around_any_tick_within_far() {
+        for now in [0u64, 5, FAR, (1 << 30) - 1, 1 << 30, (7 << 30) + 12_345] {
+            for delta in [0i64, 1, -1, 17, -17, FAR as i64, -(FAR as i64)] {
+                let Some(tick) = now.checked_add_signed(delta) else {
+                    continue;
+                };
+                assert_eq!(widen(narrow(tick), now), tick, "{tick} around {now}");
+            }
+        }
+    }
+
+    #[test]
+    fn pool_wide_timeouts_fit_the_narrow_ticks() {
+        let day = Duration::from_secs(86_400);
+        for idle in [day, 100 * day, 100_000 * day] {
+            let l = Limits {
+                idle_timeout: Some(idle),
+                close_timeout: Some(Duration::from_millis(10)),
+                ..Limits::default()
+            };
+            let t = Timers::new(&l);
+            assert!(t.idle_ticks().unwrap() <= u64::from(MAX_TIMEOUT_TICKS) + 1);
+            assert!(t.close_ticks <= u64::from(MAX_TIMEOUT_TICKS) + 1);
+        }
     }
 }

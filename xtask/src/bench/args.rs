@@ -17,6 +17,8 @@ How long, after the release build, on 2 CPUs (3 rounds; 4 echo servers):
     about 17 min measured at load average 20, with 16,000 connections
     timing out for three servers; less on an idle machine
   --quick, everything: about 70 s measured at load average 19
+  TLS (tls-echo-64B-64c, tls-handshake, tls-idle, https-wrk): about 2 min
+    with 5 rounds at load average 20; --quick: about 8 s
 Per scenario, 3 rounds: each measurement is a server start, connecting,
 0.5 s warm-up, 1.5 s window and a stop, so about 3 s for up to 512
 connections, times 4 servers and 3 rounds (echo, churn, open-loop levels:
@@ -60,10 +62,11 @@ pub struct BenchArgs {
     /// echo-64B-1c, echo-64B-64c, echo-64B-512c, echo-16KiB-64c, churn, idle,
     /// echo-64B-4096c, echo-64B-16000c (--quick: echo-64B-1024c), echo-1KiB-64c,
     /// open-64B-25pct, open-64B-50pct, open-64B-75pct, open-64B-90pct,
-    /// slowloris, http-wrk, redis-set, redis-get, redis-set-P16, redis-get-P16.
+    /// slowloris, tls-echo-64B-64c, tls-handshake, tls-idle, http-wrk,
+    /// https-wrk, redis-set, redis-get, redis-set-P16, redis-get-P16.
     #[arg(long)]
     pub only: Vec<String>,
-    /// Skip the external anchors (wrk against nginx, redis-benchmark against redis-server).
+    /// Skip the external anchors (wrk against nginx in HTTP and HTTPS, redis-benchmark against redis-server).
     #[arg(long)]
     pub no_anchors: bool,
     /// Do not count system calls and context switches with perf.

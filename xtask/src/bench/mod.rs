@@ -3,11 +3,13 @@
 //! Every server does the same echo work with the same worker threads and
 //! runs as its own release-built process: the `echo` example (mio-pool),
 //! and the peers of [`crate::peer`] (tokio, a thread per connection, a bare
-//! mio loop). A closed-loop load generator in this process drives each
+//! mio loop), and in TLS the `echo` example against a tokio-rustls peer
+//! ([`tls`]). A closed-loop load generator in this process drives each
 //! scenario ([`scenario`]); servers take turns, A B C D A B C D, and every
 //! figure is also shown as a ratio to mio-pool's, since absolute figures
 //! drift on a shared machine. External anchors ([`anchors`]) put the `http`
-//! and `kv` examples next to nginx and redis-server when those are installed.
+//! and `kv` examples next to nginx (HTTP and HTTPS) and redis-server when
+//! those are installed.
 //!
 //! Output: a markdown table per scenario on stdout and in
 //! `target/bench/report.md`, raw figures in `target/bench/report.json`, a
@@ -28,7 +30,7 @@ macro_rules! with_bench_feature {
 
 with_bench_feature!(
     anchors, chart, latency, load, machine, perf, report, run, scenario, slowloris, stats, table,
-    targets, window,
+    targets, tls, window,
 );
 
 pub use args::{BenchArgs, DURATIONS};
@@ -87,6 +89,7 @@ fn measure(ws: Workspace, args: &BenchArgs) -> ExitCode {
     echo(&mut bench, &servers);
     latency::run(&mut bench, &servers);
     slowloris::run(&mut bench);
+    tls::run(&mut bench);
     if args.no_anchors {
         bench.note("external anchors skipped (--no-anchors)".into());
     } else {

@@ -1,11 +1,12 @@
 //! The performance targets (issue 12's restatement for the 64-byte echo,
-//! issue 5's for churn and idle connections, and the anchors to report),
-//! as a table of data, checked against a run's medians.
+//! issue 5's for churn and idle connections, issue 10's for TLS, and the
+//! anchors to report), as a table of data, checked against a run's medians.
 
 use serde::Serialize;
 
 use super::args::POOL;
 use super::slowloris;
+use super::tls;
 use super::stats::{self, Metric};
 use super::table::Table;
 
@@ -64,7 +65,7 @@ use Rule::{AtLeast, AtMost, Report};
 
 /// Every target, in report order.
 #[rustfmt::skip]
-const TARGETS: [Spec; 20] = [
+const TARGETS: [Spec; 24] = [
     Spec("64 B, 64 conns: round trips/s ≥ tokio's", "echo-64B-64c", POOL, Throughput, Ratio(TOKIO), AtLeast(1.0)),
     Spec("64 B, 512 conns: round trips/s ≥ tokio's", "echo-64B-512c", POOL, Throughput, Ratio(TOKIO), AtLeast(1.0)),
     Spec("64 B, 64 conns: p99 ≤ 0.6x tokio's", "echo-64B-64c", POOL, P99Us, Ratio(TOKIO), AtMost(0.6)),
@@ -82,6 +83,10 @@ const TARGETS: [Spec; 20] = [
     Spec("slowloris: round trips/s with the trickle ≥ 0.9x without", "slowloris", slowloris::TRICKLED, Throughput, Ratio(slowloris::PLAIN), AtLeast(0.9)),
     Spec("slowloris: p99 with the trickle ≤ 1.1x without", "slowloris", slowloris::TRICKLED, P99Us, Ratio(slowloris::PLAIN), AtMost(1.1)),
     Spec("slowloris: the header deadline closes every trickling connection", "slowloris", slowloris::TRICKLED, TrickleClosedPct, Value, AtLeast(100.0)),
+    Spec("TLS echo, 64 B, 64 conns: round trips/s ≥ tokio-rustls's", tls::ECHO, POOL, Throughput, Ratio(tls::PEER), AtLeast(1.0)),
+    Spec("TLS handshakes/s ≥ tokio-rustls's", tls::HANDSHAKE, POOL, Throughput, Ratio(tls::PEER), AtLeast(1.0)),
+    Spec("memory per idle TLS connection ≤ half of tokio-rustls's", tls::IDLE, POOL, IdleKibPerConn, Ratio(tls::PEER), AtMost(0.5)),
+    Spec("https-wrk: requests/s ≥ nginx's (same certificate and cipher)", "https-wrk", "mio-pool http", Throughput, Ratio("nginx"), AtLeast(1.0)),
     Spec("http-wrk: requests/s against nginx (report; aim ≥ 1.0x)", "http-wrk", "mio-pool http", Throughput, Ratio("nginx"), Report),
     Spec("redis-get: requests/s against redis-server (report; aim ≥ 1.0x)", "redis-get", "mio-pool kv", Throughput, Ratio("redis-server"), Report),
     Spec("redis-get-P16: requests/s against redis-server (report; aim ≥ 1.0x)", "redis-get-P16", "mio-pool kv", Throughput, Ratio("redis-server"), Report),
@@ -185,7 +190,8 @@ mod tests {
             .into_iter()
             .map(|s| s.id)
             .collect();
-        ids.extend(["http-wrk", "redis-get", "redis-get-P16", slowloris::ID].map(String::from));
+        ids.extend(["http-wrk", "https-wrk", "redis-get", "redis-get-P16", slowloris::ID].map(String::from));
+        ids.extend([tls::ECHO, tls::HANDSHAKE, tls::IDLE].map(String::from));
         ids.extend(crate::bench::latency::LEVELS.map(crate::bench::latency::id));
         for t in &TARGETS {
             assert!(

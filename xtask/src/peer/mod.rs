@@ -11,6 +11,7 @@
 //! | `tokio` | tokio multi-thread runtime, one task per connection | runtime worker threads |
 //! | `threads` | one OS thread per connection, blocking std I/O | ignored |
 //! | `bare-mio` | one thread, one `mio::Poll`, read until `WouldBlock`, write back | ignored (always 1) |
+//! | `tokio-rustls` | `tokio`, each connection in tokio-rustls (`--tls-cert`, `--tls-key`) | runtime worker threads |
 
 #[cfg(feature = "bench")]
 mod bare_mio;
@@ -18,9 +19,12 @@ mod bare_mio;
 mod threads;
 #[cfg(feature = "bench")]
 mod tokio_rt;
+#[cfg(feature = "bench")]
+mod tokio_tls;
 
 use std::io;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 /// Size of every peer's per-connection read buffer, in bytes.
 ///
@@ -37,6 +41,9 @@ pub enum PeerKind {
     Threads,
     /// A bare single-thread mio 1.x loop: the per-core cost floor.
     BareMio,
+    /// The tokio peer with every connection in tokio-rustls (ring, TLS 1.3
+    /// and 1.2); needs `--tls-cert` and `--tls-key`.
+    TokioRustls,
 }
 
 impl PeerKind {
@@ -46,6 +53,7 @@ impl PeerKind {
             PeerKind::Tokio => "tokio",
             PeerKind::Threads => "threads",
             PeerKind::BareMio => "bare-mio",
+            PeerKind::TokioRustls => "tokio-rustls",
         }
     }
 }
@@ -62,6 +70,12 @@ pub struct PeerArgs {
     /// Worker threads (tokio only; the others have fixed threading).
     #[arg(long, default_value_t = 2)]
     pub workers: usize,
+    /// PEM certificate chain (tokio-rustls only).
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `--tls-cert` (tokio-rustls only).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// Runs the chosen peer until the process is killed.
@@ -71,6 +85,13 @@ pub fn run(args: &PeerArgs) -> io::Result<()> {
         PeerKind::Tokio => tokio_rt::serve(args.addr, args.workers.max(1)),
         PeerKind::Threads => threads::serve(args.addr),
         PeerKind::BareMio => bare_mio::serve(args.addr),
+        PeerKind::TokioRustls => match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => tokio_tls::serve(args.addr, args.workers.max(1), cert, key),
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the tokio-rustls peer needs --tls-cert PEM --tls-key PEM",
+            )),
+        },
     }
 }
 

@@ -6,29 +6,53 @@ use std::fmt::Write as _;
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
 use super::{free_port, measure_tool, which, TempDir, ToolRun};
 use crate::bench::run::Bench;
+use crate::bench::tls::TestCert;
 use crate::bench::stats::{Metric, Op};
 use crate::process::children;
 use crate::process::server::{Ready, RunningServer, ServerSpec};
 
 /// Table id.
 const ID: &str = "http-wrk";
+/// Table id of the same over TLS.
+const TLS_ID: &str = "https-wrk";
 /// Name of our row.
 const OURS: &str = "mio-pool http";
 /// Connections wrk keeps open.
 const CONNS: usize = 64;
 
-/// Runs the HTTP anchor, or records why not.
+/// Runs the HTTP anchor and its HTTPS twin, or records why not.
 pub fn run(bench: &mut Bench) {
-    if !bench.wanted(ID) {
-        return;
+    if bench.wanted(ID) {
+        run_one(bench, ID, None);
     }
-    let title = format!("HTTP/1.1 keep-alive, wrk, {CONNS} connections, GET /");
-    let t = bench.add_table(ID, &title, Op::REQUEST, OURS);
+    if bench.wanted(TLS_ID) {
+        match TestCert::make("https") {
+            Ok(cert) => run_one(bench, TLS_ID, Some(&cert)),
+            Err(e) => {
+                let t = bench.add_table(TLS_ID, TLS_ID, Op::REQUEST, OURS);
+                bench.skip(t, format!("no TLS certificate: {e}"));
+            }
+        }
+    }
+}
+
+/// Runs table `id`: wrk against the `http` example and nginx, in HTTPS
+/// with `cert` (both servers load the same files; TLS 1.2 and 1.3, and
+/// each follows the client's cipher order, so wrk's OpenSSL picks the same
+/// suite from both).
+fn run_one(bench: &mut Bench, id: &str, cert: Option<&TestCert>) {
+    let scheme = if cert.is_some() { "https" } else { "http" };
+    let title = format!(
+        "HTTP/1.1 keep-alive{}, wrk, {CONNS} connections, GET /",
+        if cert.is_some() { " over TLS" } else { "" }
+    );
+    let t = bench.add_table(id, &title, Op::REQUEST, OURS);
     let ours = bench.release_bin("http");
     let Some(wrk) = which("wrk") else {
         return bench.skip(t, "wrk is not installed (apt-get install wrk)".into());
@@ -40,9 +64,9 @@ pub fn run(bench: &mut Bench) {
         );
     }
     let workers = bench.args().workers;
-    let spec = ServerSpec::announcing(OURS, ours, &[], workers);
-    // nginx serves exactly what our server serves.
-    let sample = RunningServer::start(&spec, &bench.log_path(ID, "probe", 0)).and_then(|server| {
+    let mut spec = ServerSpec::announcing(OURS, ours, &[], workers);
+    // nginx serves exactly what our server serves (asked in plain HTTP).
+    let sample = RunningServer::start(&spec, &bench.log_path(id, "probe", 0)).and_then(|server| {
         let got = fetch(server.addr);
         server.stop();
         got
@@ -51,19 +75,23 @@ pub fn run(bench: &mut Bench) {
         Ok(s) => s,
         Err(e) => return bench.skip(t, format!("cannot GET / from the http example: {e}")),
     };
+    if let Some(cert) = cert {
+        spec.args.extend(cert.options());
+    }
     let mut specs = vec![spec];
+    let files = cert.map(|c| (c.cert_path(), c.key_path()));
     let temp = match which("nginx") {
         None => {
-            bench.note(format!("{ID}: nginx is not installed (apt-get install nginx-light); wrk runs against the http example only"));
+            bench.note(format!("{id}: nginx is not installed (apt-get install nginx-light); wrk runs against the http example only"));
             None
         }
-        Some(nginx) => match nginx_spec(&nginx, workers, &content_type, &body) {
+        Some(nginx) => match nginx_spec(&nginx, workers, &content_type, &body, files.as_ref()) {
             Ok((spec, temp)) => {
                 specs.push(spec);
                 Some(temp)
             }
             Err(e) => {
-                bench.note(format!("{ID}: cannot configure nginx: {e}"));
+                bench.note(format!("{id}: cannot configure nginx: {e}"));
                 None
             }
         },
@@ -83,10 +111,10 @@ pub fn run(bench: &mut Bench) {
             &format!("{secs}s"),
             "--latency",
         ])
-        .arg(format!("http://{}/", server.addr));
+        .arg(format!("{scheme}://{}/", server.addr));
         cmd
     };
-    bench.in_rounds(ID, &specs, &[t], |bench, _, server, _| {
+    bench.in_rounds(id, &specs, &[t], |bench, _, server, _| {
         if warm {
             let _ = children::run_bounded(&mut wrk_cmd(server, 1), Duration::from_secs(30));
         }
@@ -168,6 +196,7 @@ fn nginx_spec(
     workers: usize,
     content_type: &str,
     body: &[u8],
+    tls: Option<&(PathBuf, PathBuf)>,
 ) -> Result<(ServerSpec, TempDir), String> {
     let body = std::str::from_utf8(body)
         .map_err(|_| "the body is not UTF-8, which `return 200` cannot carry")?;
@@ -175,7 +204,7 @@ fn nginx_spec(
     let addr = free_port().map_err(|e| e.to_string())?;
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
-    let conf = nginx_config(temp.path(), addr, workers, content_type, body, root);
+    let conf = nginx_config(temp.path(), addr, workers, content_type, body, root, tls);
     let conf_path = temp.path().join("nginx.conf");
     fs::write(&conf_path, conf).map_err(|e| e.to_string())?;
     let spec = ServerSpec {
@@ -197,7 +226,8 @@ fn nginx_spec(
 }
 
 /// The nginx configuration: `workers` processes, keep-alive, no logs, one
-/// location returning `body`.
+/// location returning `body`; in TLS 1.2 and 1.3 with `tls` (certificate
+/// and key PEM files).
 pub fn nginx_config(
     dir: &std::path::Path,
     addr: SocketAddr,
@@ -205,6 +235,7 @@ pub fn nginx_config(
     content_type: &str,
     body: &str,
     root: bool,
+    tls: Option<&(PathBuf, PathBuf)>,
 ) -> String {
     let d = dir.display();
     let mut c = String::new();
@@ -221,9 +252,17 @@ pub fn nginx_config(
     if escaped.contains("${dollar}") {
         c.push_str("    geo $dollar { default \"$\"; }\n");
     }
+    let listen = match tls {
+        None => format!("listen {addr};"),
+        Some((cert, key)) => format!(
+            "listen {addr} ssl;\n        ssl_certificate {};\n        ssl_certificate_key {};\n        ssl_protocols TLSv1.2 TLSv1.3;",
+            cert.display(),
+            key.display()
+        ),
+    };
     let _ = writeln!(
         c,
-        "    server {{\n        listen {addr};\n        location / {{\n            default_type \"{}\";\n            return 200 \"{escaped}\";\n        }}\n    }}\n}}",
+        "    server {{\n        {listen}\n        location / {{\n            default_type \"{}\";\n            return 200 \"{escaped}\";\n        }}\n    }}\n}}",
         escape_nginx(content_type)
     );
     c
@@ -380,11 +419,26 @@ Transfer/sec:     14.60MB
             "text/plain",
             "Hello $USER\n",
             false,
+            None,
         );
         assert!(conf.contains("worker_processes 2;"));
         assert!(conf.contains("listen 127.0.0.1:8080;"));
         assert!(conf.contains("return 200 \"Hello ${dollar}USER\n\";"));
         assert!(conf.contains("geo $dollar"));
         assert!(!conf.contains("user root"));
+        assert!(!conf.contains("ssl"));
+        let files = (PathBuf::from("/tmp/x/c.pem"), PathBuf::from("/tmp/x/k.pem"));
+        let conf = nginx_config(
+            std::path::Path::new("/tmp/x"),
+            addr,
+            2,
+            "text/plain",
+            "hi",
+            false,
+            Some(&files),
+        );
+        assert!(conf.contains("listen 127.0.0.1:8080 ssl;"));
+        assert!(conf.contains("ssl_certificate /tmp/x/c.pem;"));
+        assert!(conf.contains("ssl_certificate_key /tmp/x/k.pem;"));
     }
 }

@@ -11,6 +11,7 @@ pub mod churn;
 pub mod idle;
 pub mod openloop;
 pub mod pingpong;
+pub mod tls;
 pub mod trickle;
 
 use std::io;
