@@ -78,3 +78,27 @@ fn sigterm_exits_cleanly() {
         c.read_exact(&mut b).unwrap();
     });
 }
+
+#[test]
+fn bench_requests_spin_or_ask_for_a_large_reply() {
+    use mio_pool_examples::echo::REQUEST_LEN;
+    let s = Server::start_with(env!("CARGO_BIN_EXE_echo"), &["--bench-requests"]);
+    let mut c = s.connect();
+    // Larger than the socket buffers: the reply goes out under backpressure.
+    const LARGE: u32 = 600_000;
+    let mut large = [0u8; REQUEST_LEN];
+    large[0] = b'L';
+    large[1..5].copy_from_slice(&LARGE.to_le_bytes());
+    let mut spin = [3u8; REQUEST_LEN];
+    spin[0] = b'S';
+    // Sent in pieces: a request is answered only once it is whole.
+    c.write_all(&large[..10]).unwrap();
+    c.write_all(&large[10..]).unwrap();
+    let mut back = vec![0; LARGE as usize];
+    c.read_exact(&mut back).unwrap();
+    assert!(back.iter().all(|&b| b == b'x'));
+    c.write_all(&spin).unwrap();
+    let mut echo = [0u8; REQUEST_LEN];
+    c.read_exact(&mut echo).unwrap();
+    assert_eq!(echo, spin);
+}

@@ -322,6 +322,19 @@
 //! * A handler that blocks holds its worker (and, for up to the poller's
 //!   hand-off delay of about a millisecond, events that the worker would have
 //!   picked up next). Do not block in handlers.
+//! * What a slow handler call costs its neighbours (CPU work counts as much
+//!   as blocking): the other connections in the batch of events its worker
+//!   took from the poller (up to
+//!   [`PoolBuilder::set_events_per_poll`], 32 by default) wait for the
+//!   whole call; connections that become ready meanwhile go to the other
+//!   workers. With every worker in a slow call, everybody waits. In the
+//!   benchmark's uneven-work scenario (2 workers, 64 connections, one
+//!   request in 100 spinning 1 ms of CPU) the cheap requests' p99 was
+//!   within noise of tokio's and about 0.65x that of one event loop per
+//!   worker with `SO_REUSEPORT` listeners (see `BENCHMARKS.md`). Giving the
+//!   rest of a batch back after a slow call cannot help the events that
+//!   already waited for it, and taking 4 events per poll instead of 32
+//!   did not measurably help either.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]

@@ -9,6 +9,10 @@ pub const POOL: &str = "mio-pool";
 /// Names of the peer servers of `cargo xtask peer`, in run order.
 pub const PEERS: [&str; 3] = ["tokio", "threads", "bare-mio"];
 
+/// Name of the per-worker-loops peer, a server of the uneven-work and
+/// big-transfer scenarios only.
+pub const PER_WORKER: &str = "per-worker";
+
 /// How long a run and each scenario take, for `--help`.
 pub const DURATIONS: &str = "\
 How long, after the release build, on 2 CPUs (3 rounds; 4 echo servers):
@@ -16,9 +20,12 @@ How long, after the release build, on 2 CPUs (3 rounds; 4 echo servers):
   the added ones (4,096/16,000 connections, 1 KiB, open loop, slowloris):
     about 17 min measured at load average 20, with 16,000 connections
     timing out for three servers; less on an idle machine
-  --quick, everything: about 70 s measured at load average 19
+  uneven work and big transfers (3 scenarios, 5 servers with the
+    per-worker peer): about 3 min measured at load average 20
   TLS (tls-echo-64B-64c, tls-handshake, tls-idle, https-wrk): about 2 min
     with 5 rounds at load average 20; --quick: about 8 s
+  --quick, everything: about 70 s measured at load average 19, before
+    the uneven-work and big-transfer scenarios (they add about 5 s)
 Per scenario, 3 rounds: each measurement is a server start, connecting,
 0.5 s warm-up, 1.5 s window and a stop, so about 3 s for up to 512
 connections, times 4 servers and 3 rounds (echo, churn, open-loop levels:
@@ -62,6 +69,7 @@ pub struct BenchArgs {
     /// echo-64B-1c, echo-64B-64c, echo-64B-512c, echo-16KiB-64c, churn, idle,
     /// echo-64B-4096c, echo-64B-16000c (--quick: echo-64B-1024c), echo-1KiB-64c,
     /// open-64B-25pct, open-64B-50pct, open-64B-75pct, open-64B-90pct,
+    /// uneven-64B-64c, large-64KiB-16c, large-1MiB-16c,
     /// slowloris, tls-echo-64B-64c, tls-handshake, tls-idle, http-wrk,
     /// https-wrk, redis-set, redis-get, redis-set-P16, redis-get-P16.
     #[arg(long)]
@@ -104,7 +112,7 @@ fn parse_variant(s: &str) -> Result<Variant, String> {
     if name.is_empty() {
         return Err(format!("{s:?}: the name is empty"));
     }
-    if name == POOL || PEERS.contains(&name) {
+    if name == POOL || name == PER_WORKER || PEERS.contains(&name) {
         return Err(format!("{name:?} is the name of a server already"));
     }
     Ok(Variant {

@@ -4,7 +4,9 @@
 //! runs as its own release-built process: the `echo` example (mio-pool),
 //! and the peers of [`crate::peer`] (tokio, a thread per connection, a bare
 //! mio loop), and in TLS the `echo` example against a tokio-rustls peer
-//! ([`tls`]). A closed-loop load generator in this process drives each
+//! ([`tls`]). The uneven-work and big-transfer scenarios switch every echo
+//! server to the bench request rule ([`crate::peer::requests`]) and add the
+//! per-worker-loops peer. A closed-loop load generator in this process drives each
 //! scenario ([`scenario`]); servers take turns, A B C D A B C D, and every
 //! figure is also shown as a ratio to mio-pool's, since absolute figures
 //! drift on a shared machine. External anchors ([`anchors`]) put the `http`
@@ -86,7 +88,11 @@ fn measure(ws: Workspace, args: &BenchArgs) -> ExitCode {
         ));
     }
     let servers = echo_servers(&bench);
-    echo(&mut bench, &servers);
+    let echo = scenario::echo_scenarios(bench.idle(), &bench.many());
+    run_scenarios(&mut bench, &servers, echo);
+    // Uneven work and big transfers, on servers in request mode.
+    let request_servers = request_servers(&bench, &servers);
+    run_scenarios(&mut bench, &request_servers, scenario::request_scenarios());
     latency::run(&mut bench, &servers);
     slowloris::run(&mut bench);
     tls::run(&mut bench);
@@ -99,11 +105,15 @@ fn measure(ws: Workspace, args: &BenchArgs) -> ExitCode {
     bench.finish()
 }
 
-/// Runs the echo scenarios, servers taking turns within each round.
+/// Runs `scenarios` on `servers`, taking turns within each round.
 #[cfg(feature = "bench")]
-fn echo(bench: &mut run::Bench, servers: &[crate::process::server::ServerSpec]) {
+fn run_scenarios(
+    bench: &mut run::Bench,
+    servers: &[crate::process::server::ServerSpec],
+    scenarios: Vec<scenario::Scenario>,
+) {
     let timing = *bench.timing();
-    for sc in scenario::echo_scenarios(bench.idle(), &bench.many()) {
+    for sc in scenarios {
         if !bench.wanted(&sc.id) {
             continue;
         }
@@ -112,6 +122,37 @@ fn echo(bench: &mut run::Bench, servers: &[crate::process::server::ServerSpec]) 
             vec![scenario::measure(server, sc.load, &timing, bench.perf())]
         });
     }
+}
+
+/// The echo servers switched to the bench request rule (the `echo`
+/// example's `--bench-requests`, the peers' `--requests`), plus the
+/// per-worker peer, which only these scenarios need. A `--server` stand-in
+/// that is not a peer is kept as it is.
+#[cfg(feature = "bench")]
+fn request_servers(
+    bench: &run::Bench,
+    echo: &[crate::process::server::ServerSpec],
+) -> Vec<crate::process::server::ServerSpec> {
+    use crate::process::server::ServerSpec;
+
+    let echo_bin = bench.release_bin("echo");
+    let mut servers: Vec<ServerSpec> = echo.to_vec();
+    let mut per_worker = ServerSpec::announcing(
+        args::PER_WORKER,
+        bench.release_bin("xtask"),
+        &["peer", args::PER_WORKER],
+        bench.args().workers,
+    );
+    per_worker.args.push("--requests".into());
+    for spec in &mut servers {
+        if spec.program == echo_bin {
+            spec.args.insert(0, "--bench-requests".into());
+        } else if spec.args.first().is_some_and(|a| a == "peer") {
+            spec.args.push("--requests".into());
+        }
+    }
+    servers.push(per_worker);
+    servers
 }
 
 /// The echo servers, mio-pool first.

@@ -191,8 +191,9 @@ impl Bench {
     /// An upper bound on how long the run may take before the watchdog ends it.
     pub fn time_limit(&self) -> Duration {
         let per = self.timing.warmup + self.timing.window + Duration::from_secs(10);
-        let servers = 4 + self.args.variant.len();
-        let measurements = (self.rounds * servers * (13 + 6)) as u32;
+        // The request scenarios add the per-worker peer.
+        let servers = 5 + self.args.variant.len();
+        let measurements = (self.rounds * servers * (13 + 6 + 3)) as u32;
         // The slowloris scenario: two rows, each opening thousands of
         // connections and waiting for a header deadline.
         let slowloris = Duration::from_secs(60) * (2 * self.rounds) as u32;

@@ -36,6 +36,23 @@ pub enum Load {
         /// Message size of the active ones.
         size: usize,
     },
+    /// Uneven work: `conns` connections in closed-loop ping-pong with
+    /// 64-byte requests, one in `every` of which makes the server spin 1 ms
+    /// of CPU (the bench request rule); only the cheap ones are timed.
+    Uneven {
+        /// Connections.
+        conns: usize,
+        /// One request in this many is a slow one.
+        every: u32,
+    },
+    /// Big transfers: `conns` connections in closed-loop ping-pong, each
+    /// 64-byte request answered by `reply` bytes; figures per MiB.
+    Large {
+        /// Connections.
+        conns: usize,
+        /// Reply size in bytes.
+        reply: usize,
+    },
 }
 
 /// One echo scenario.
@@ -93,6 +110,33 @@ pub fn echo_scenarios(idle: usize, many: &[usize]) -> Vec<Scenario> {
     all
 }
 
+/// Issue 12's scenarios of the bench request rule, which the servers serve
+/// in request mode: uneven work, and big replies.
+pub fn request_scenarios() -> Vec<Scenario> {
+    let large = |reply: usize, what: &str| Scenario {
+        id: format!("large-{what}-16c"),
+        title: format!("big transfers: {what} replies to 64-byte requests, 16 connections"),
+        op: Op::MIB,
+        load: Load::Large { conns: 16, reply },
+    };
+    vec![
+        Scenario {
+            id: UNEVEN.into(),
+            title: "uneven work: 64-byte ping-pong, 64 connections, 1 request in 100 spins 1 ms of server CPU (latency of the cheap ones)".into(),
+            op: Op::ROUND_TRIP,
+            load: Load::Uneven {
+                conns: 64,
+                every: 100,
+            },
+        },
+        large(64 * 1024, "64KiB"),
+        large(1024 * 1024, "1MiB"),
+    ]
+}
+
+/// Id of the uneven-work scenario.
+pub const UNEVEN: &str = "uneven-64B-64c";
+
 /// Durations and client threads of one measurement.
 #[derive(Debug, Clone, Copy)]
 pub struct Timing {
@@ -126,6 +170,8 @@ pub fn measure(
     let mut alone = None;
     let running = match load {
         Load::PingPong { conns, size } => pingpong::start(addr, conns, &Message::echo(size), threads)?,
+        Load::Uneven { conns, every } => pingpong::start(addr, conns, &Message::uneven(every), threads)?,
+        Load::Large { conns, reply } => pingpong::start(addr, conns, &Message::large(reply), threads)?,
         Load::Churn { size } => churn::start(addr, size, threads),
         Load::Idle { idle, active, size } => {
             let (tally, r) = run_window(
@@ -150,6 +196,9 @@ pub fn measure(
         return Err("the server exited during the measurement".into());
     }
     figures_from(&mut out, &tally, &readings, counts)?;
+    if let Load::Large { reply, .. } = load {
+        per_mib(&mut out.figures, reply);
+    }
     if let (Some(before), Some(set), Load::Idle { active, size, .. }) = (alone, idle_set, load) {
         // Close the idle connections and measure alone once more: the
         // baseline is the mean of the windows before and after, which
@@ -188,6 +237,23 @@ pub fn measure_load(
     }
     figures_from(&mut out, &tally, &readings, counts)?;
     Ok(out)
+}
+
+/// Turns per-reply figures into per-MiB ones for `reply`-byte replies:
+/// throughput in MiB/s, CPU, system calls and context switches per MiB
+/// (latencies stay per reply).
+fn per_mib(f: &mut stats::Figures, reply: usize) {
+    let mib_per_reply = reply as f64 / (1024.0 * 1024.0);
+    for (metric, value) in f.iter_mut() {
+        match metric {
+            Metric::Throughput => *value *= mib_per_reply,
+            Metric::CpuUsPerOp
+            | Metric::UserCpuUsPerOp
+            | Metric::SyscallsPerOp
+            | Metric::CtxSwitchesPerOp => *value /= mib_per_reply,
+            _ => {}
+        }
+    }
 }
 
 /// Warms `running` up, measures one window with `gauge`, and stops the
@@ -284,8 +350,24 @@ mod tests {
     }
 
     #[test]
+    fn large_reply_figures_are_per_mib() {
+        let mut f = stats::Figures::from([
+            (Metric::Throughput, 1000.0),
+            (Metric::CpuUsPerOp, 50.0),
+            (Metric::SyscallsPerOp, 4.0),
+            (Metric::P99Us, 300.0),
+        ]);
+        per_mib(&mut f, 64 * 1024);
+        assert_eq!(f[&Metric::Throughput], 62.5);
+        assert_eq!(f[&Metric::CpuUsPerOp], 800.0);
+        assert_eq!(f[&Metric::SyscallsPerOp], 64.0);
+        assert_eq!(f[&Metric::P99Us], 300.0);
+    }
+
+    #[test]
     fn scenario_ids_are_unique() {
-        let scenarios = echo_scenarios(10_000, &[4096, 16_000]);
+        let mut scenarios = echo_scenarios(10_000, &[4096, 16_000]);
+        scenarios.extend(request_scenarios());
         let mut ids: Vec<&str> = scenarios.iter().map(|s| s.id.as_str()).collect();
         ids.sort_unstable();
         ids.dedup();

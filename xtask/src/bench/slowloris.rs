@@ -130,6 +130,7 @@ fn probe(addr: SocketAddr) -> Result<Message, String> {
             return Ok(Message {
                 request,
                 reply_len: len,
+                rare: None,
             });
         }
         match s.read(&mut buf) {

@@ -117,6 +117,11 @@ impl Op {
         plural: "conns",
         short: "conn",
     };
+    /// A mebibyte of replies (big transfers).
+    pub const MIB: Op = Op {
+        plural: "MiB",
+        short: "MiB",
+    };
     /// An HTTP or Redis request.
     pub const REQUEST: Op = Op {
         plural: "requests",

@@ -4,7 +4,8 @@
 
 use serde::Serialize;
 
-use super::args::POOL;
+use super::args::{PER_WORKER, POOL};
+use super::scenario::UNEVEN;
 use super::slowloris;
 use super::tls;
 use super::stats::{self, Metric};
@@ -65,7 +66,7 @@ use Rule::{AtLeast, AtMost, Report};
 
 /// Every target, in report order.
 #[rustfmt::skip]
-const TARGETS: [Spec; 24] = [
+const TARGETS: [Spec; 28] = [
     Spec("64 B, 64 conns: round trips/s ≥ tokio's", "echo-64B-64c", POOL, Throughput, Ratio(TOKIO), AtLeast(1.0)),
     Spec("64 B, 512 conns: round trips/s ≥ tokio's", "echo-64B-512c", POOL, Throughput, Ratio(TOKIO), AtLeast(1.0)),
     Spec("64 B, 64 conns: p99 ≤ 0.6x tokio's", "echo-64B-64c", POOL, P99Us, Ratio(TOKIO), AtMost(0.6)),
@@ -77,6 +78,10 @@ const TARGETS: [Spec; 24] = [
     Spec("open loop at 50% of tokio's peak: p99 ≤ tokio's", "open-64B-50pct", POOL, P99Us, Ratio(TOKIO), AtMost(1.0)),
     Spec("open loop at 75% of tokio's peak: p99 ≤ tokio's", "open-64B-75pct", POOL, P99Us, Ratio(TOKIO), AtMost(1.0)),
     Spec("open loop at 90% of tokio's peak: p99 ≤ tokio's", "open-64B-90pct", POOL, P99Us, Ratio(TOKIO), AtMost(1.0)),
+    Spec("uneven work: cheap requests' p99 ≤ tokio's", UNEVEN, POOL, P99Us, Ratio(TOKIO), AtMost(1.0)),
+    Spec("uneven work: cheap requests' p99 ≤ 0.5x the per-worker loops'", UNEVEN, POOL, P99Us, Ratio(PER_WORKER), AtMost(0.5)),
+    Spec("big transfers, 64 KiB replies: MiB/s ≥ tokio's", "large-64KiB-16c", POOL, Throughput, Ratio(TOKIO), AtLeast(1.0)),
+    Spec("big transfers, 1 MiB replies: MiB/s ≥ tokio's", "large-1MiB-16c", POOL, Throughput, Ratio(TOKIO), AtLeast(1.0)),
     Spec("churn: connections/s ≥ tokio's", "churn", POOL, Throughput, Ratio(TOKIO), AtLeast(1.0)),
     Spec("idle connections slow the 64 active ones by < 5%", "idle", POOL, IdleSlowdownPct, Value, AtMost(5.0)),
     Spec("memory per idle connection ≤ tokio's", "idle", POOL, IdleKibPerConn, Ratio(TOKIO), AtMost(1.0)),
@@ -188,6 +193,7 @@ mod tests {
     fn every_target_names_a_scenario_that_exists() {
         let mut ids: Vec<String> = crate::bench::scenario::echo_scenarios(1, &[])
             .into_iter()
+            .chain(crate::bench::scenario::request_scenarios())
             .map(|s| s.id)
             .collect();
         ids.extend(["http-wrk", "https-wrk", "redis-get", "redis-get-P16", slowloris::ID].map(String::from));

@@ -1,7 +1,7 @@
 //! The bare mio peer: one thread, one `mio::Poll`, no pool.
 //!
 //! It reads each ready connection until `WouldBlock` and writes back what it
-//! read. This is the per-core cost floor the pool is held against: no locks,
+//! read (or, with `--requests`, its answers). This is the per-core cost floor the pool is held against: no locks,
 //! no hand-offs, no wake-ups, one shared read buffer.
 
 use std::io::{self, Read, Write};
@@ -10,24 +10,34 @@ use std::net::SocketAddr;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 
+use super::requests::Answerer;
+
 /// Token of the listening socket; connections use their slot index.
 const LISTENER: Token = Token(usize::MAX);
 
-/// One client connection and the echo bytes it could not take yet.
+/// One client connection and the reply bytes it could not take yet.
 struct Conn {
     /// The socket, registered edge-triggered for reading and writing.
     stream: TcpStream,
-    /// Bytes read but not yet written back because the socket was full.
+    /// Bytes to send back that the socket did not take yet.
     pending: Vec<u8>,
+    /// Request state, with `--requests`.
+    answerer: Option<Answerer>,
 }
 
 /// Serves forever on the calling thread.
-pub fn serve(addr: SocketAddr) -> io::Result<()> {
+pub fn serve(addr: SocketAddr, requests: bool) -> io::Result<()> {
+    let listener = TcpListener::bind(addr)?;
+    super::announce(listener.local_addr()?)?;
+    serve_on(listener, requests)
+}
+
+/// Serves `listener` forever on the calling thread, with one `Poll` of its
+/// own: the loop of this peer and of each `per-worker` worker.
+pub fn serve_on(mut listener: TcpListener, requests: bool) -> io::Result<()> {
     let mut poll = Poll::new()?;
-    let mut listener = TcpListener::bind(addr)?;
     poll.registry()
         .register(&mut listener, LISTENER, Interest::READABLE)?;
-    super::announce(listener.local_addr()?)?;
 
     let mut events = Events::with_capacity(1024);
     let mut slots: Vec<Option<Conn>> = Vec::new();
@@ -42,7 +52,7 @@ pub fn serve(addr: SocketAddr) -> io::Result<()> {
         }
         for event in events.iter() {
             if event.token() == LISTENER {
-                accept_all(&poll, &listener, &mut slots, &mut free);
+                accept_all(&poll, &listener, &mut slots, &mut free, requests);
                 continue;
             }
             let index = event.token().0;
@@ -65,6 +75,7 @@ fn accept_all(
     listener: &TcpListener,
     slots: &mut Vec<Option<Conn>>,
     free: &mut Vec<usize>,
+    requests: bool,
 ) {
     loop {
         let mut stream = match listener.accept() {
@@ -93,6 +104,7 @@ fn accept_all(
         slots[index] = Some(Conn {
             stream,
             pending: Vec::new(),
+            answerer: requests.then(Answerer::default),
         });
     }
 }
@@ -102,7 +114,7 @@ impl Conn {
     fn serve(&mut self, buf: &mut [u8]) -> bool {
         if !self.pending.is_empty() {
             let pending = std::mem::take(&mut self.pending);
-            match self.write_back(&pending) {
+            match write_back(&mut self.stream, &mut self.pending, &pending) {
                 Ok(true) => {}
                 Ok(false) => return true, // still full: wait for the writable edge
                 Err(_) => return false,
@@ -111,7 +123,11 @@ impl Conn {
         loop {
             match self.stream.read(buf) {
                 Ok(0) => return false,
-                Ok(n) => match self.write_back(&buf[..n]) {
+                Ok(n) => match write_back(
+                    &mut self.stream,
+                    &mut self.pending,
+                    super::reply(&mut self.answerer, &buf[..n]),
+                ) {
                     Ok(true) => {}
                     // Stop reading until the peer drains its side; the
                     // writable edge brings us back here.
@@ -124,22 +140,22 @@ impl Conn {
             }
         }
     }
+}
 
-    /// Writes `data`, keeping what the socket does not take in `pending`.
-    /// Returns whether everything was written.
-    fn write_back(&mut self, mut data: &[u8]) -> io::Result<bool> {
-        while !data.is_empty() {
-            match self.stream.write(data) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => data = &data[n..],
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.pending.extend_from_slice(data);
-                    return Ok(false);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+/// Writes `data` to `stream`, keeping what it does not take in `pending`.
+/// Returns whether everything was written.
+fn write_back(stream: &mut TcpStream, pending: &mut Vec<u8>, mut data: &[u8]) -> io::Result<bool> {
+    while !data.is_empty() {
+        match stream.write(data) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => data = &data[n..],
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                pending.extend_from_slice(data);
+                return Ok(false);
             }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
-        Ok(true)
     }
+    Ok(true)
 }

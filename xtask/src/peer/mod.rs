@@ -12,9 +12,18 @@
 //! | `threads` | one OS thread per connection, blocking std I/O | ignored |
 //! | `bare-mio` | one thread, one `mio::Poll`, read until `WouldBlock`, write back | ignored (always 1) |
 //! | `tokio-rustls` | `tokio`, each connection in tokio-rustls (`--tls-cert`, `--tls-key`) | runtime worker threads |
+//! | `per-worker` | one bare mio loop per worker, each with its own `SO_REUSEPORT` listener (what nginx and thread-per-core runtimes do) | loops |
+//!
+//! With `--requests`, every peer but `tokio-rustls` answers by the bench request rule of
+//! [`requests`] (64-byte requests; `S` spins 1 ms, `L` asks for a large
+//! reply) instead of echoing bytes as they come.
 
 #[cfg(feature = "bench")]
 mod bare_mio;
+#[cfg(feature = "bench")]
+mod per_worker;
+#[cfg(feature = "bench")]
+pub mod requests;
 #[cfg(feature = "bench")]
 mod threads;
 #[cfg(feature = "bench")]
@@ -41,6 +50,8 @@ pub enum PeerKind {
     Threads,
     /// A bare single-thread mio 1.x loop: the per-core cost floor.
     BareMio,
+    /// `--workers` bare mio loops, each with its own `SO_REUSEPORT` listener.
+    PerWorker,
     /// The tokio peer with every connection in tokio-rustls (ring, TLS 1.3
     /// and 1.2); needs `--tls-cert` and `--tls-key`.
     TokioRustls,
@@ -53,6 +64,7 @@ impl PeerKind {
             PeerKind::Tokio => "tokio",
             PeerKind::Threads => "threads",
             PeerKind::BareMio => "bare-mio",
+            PeerKind::PerWorker => "per-worker",
             PeerKind::TokioRustls => "tokio-rustls",
         }
     }
@@ -67,9 +79,13 @@ pub struct PeerArgs {
     /// Address to listen on; port 0 picks a free port (printed on stdout).
     #[arg(long, default_value = "127.0.0.1:0")]
     pub addr: SocketAddr,
-    /// Worker threads (tokio only; the others have fixed threading).
+    /// Worker threads (tokio and per-worker; the others have fixed threading).
     #[arg(long, default_value_t = 2)]
     pub workers: usize,
+    /// Answer by the bench request rule (64-byte requests; see `requests`)
+    /// instead of echoing.
+    #[arg(long)]
+    pub requests: bool,
     /// PEM certificate chain (tokio-rustls only).
     #[arg(long, requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -81,10 +97,12 @@ pub struct PeerArgs {
 /// Runs the chosen peer until the process is killed.
 #[cfg(feature = "bench")]
 pub fn run(args: &PeerArgs) -> io::Result<()> {
+    let requests = args.requests;
     match args.kind {
-        PeerKind::Tokio => tokio_rt::serve(args.addr, args.workers.max(1)),
-        PeerKind::Threads => threads::serve(args.addr),
-        PeerKind::BareMio => bare_mio::serve(args.addr),
+        PeerKind::Tokio => tokio_rt::serve(args.addr, args.workers.max(1), requests),
+        PeerKind::Threads => threads::serve(args.addr, requests),
+        PeerKind::BareMio => bare_mio::serve(args.addr, requests),
+        PeerKind::PerWorker => per_worker::serve(args.addr, args.workers.max(1), requests),
         PeerKind::TokioRustls => match (&args.tls_cert, &args.tls_key) {
             (Some(cert), Some(key)) => tokio_tls::serve(args.addr, args.workers.max(1), cert, key),
             _ => Err(io::Error::new(
@@ -92,6 +110,17 @@ pub fn run(args: &PeerArgs) -> io::Result<()> {
                 "the tokio-rustls peer needs --tls-cert PEM --tls-key PEM",
             )),
         },
+    }
+}
+
+/// What a peer sends back for `read`, the bytes it just read: those bytes
+/// themselves (echo), or with `--requests` the answers to the whole
+/// requests they complete.
+#[cfg(feature = "bench")]
+fn reply<'a>(answerer: &'a mut Option<requests::Answerer>, read: &'a [u8]) -> &'a [u8] {
+    match answerer {
+        Some(a) => a.reply(read),
+        None => read,
     }
 }
 

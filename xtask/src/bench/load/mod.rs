@@ -102,6 +102,14 @@ impl Tally {
         }
     }
 
+    /// Records an operation that just completed, if the window is open,
+    /// without its latency.
+    pub fn complete_untimed(&mut self, phase: &Phase) {
+        if phase.is_measuring() {
+            self.ops += 1;
+        }
+    }
+
     /// Records a failed operation.
     pub fn error(&mut self, error: impl std::fmt::Display) {
         self.errors += 1;

@@ -24,6 +24,20 @@ pub struct Message {
     pub request: Vec<u8>,
     /// The length of its reply, in bytes.
     pub reply_len: usize,
+    /// A different request sent instead of `request` now and then, with a
+    /// reply of the same length, counted as an operation but left out of
+    /// the latency figures.
+    pub rare: Option<Rare>,
+}
+
+/// The rare request of a [`Message`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rare {
+    /// The request.
+    pub request: Vec<u8>,
+    /// One request in `every` of each connection is this one; connections
+    /// are staggered so that they do not all send it at once.
+    pub every: u32,
 }
 
 impl Message {
@@ -32,6 +46,41 @@ impl Message {
         Message {
             request: vec![FILL; size],
             reply_len: size,
+            rare: None,
+        }
+    }
+
+    /// A request of the bench request rule (`xtask/src/peer/requests.rs`):
+    /// 64 bytes starting with `kind`, then `reply_len` as a little-endian
+    /// `u32` (read only by `L` requests).
+    pub fn bench_request(kind: u8, reply_len: usize) -> Vec<u8> {
+        let mut request = vec![FILL; crate::peer::requests::REQUEST_LEN];
+        request[0] = kind;
+        let len = u32::try_from(reply_len).unwrap_or(u32::MAX);
+        request[1..5].copy_from_slice(&len.to_le_bytes());
+        request
+    }
+
+    /// Uneven work: 64-byte echo requests, of which one in `every` makes
+    /// the server spin (an `S` request); the spinning ones are not timed.
+    pub fn uneven(every: u32) -> Message {
+        let len = crate::peer::requests::REQUEST_LEN;
+        Message {
+            request: vec![FILL; len],
+            reply_len: len,
+            rare: Some(Rare {
+                request: Message::bench_request(b'S', len),
+                every: every.max(1),
+            }),
+        }
+    }
+
+    /// A 64-byte request for a `reply_len`-byte reply (an `L` request).
+    pub fn large(reply_len: usize) -> Message {
+        Message {
+            request: Message::bench_request(b'L', reply_len),
+            reply_len,
+            rare: None,
         }
     }
 }
@@ -61,7 +110,27 @@ struct Conn {
     received: usize,
     /// When the current message started.
     started: Instant,
+    /// Messages this connection started (staggered by its index).
+    count: u32,
+    /// Whether the current message is the rare one.
+    rare: bool,
 }
+
+impl Conn {
+    /// Counts the message that starts now and decides whether it is the rare one.
+    fn next_message(&mut self, msg: &Message) {
+        self.count = self.count.wrapping_add(1);
+        self.rare = msg.is_rare(self.count);
+    }
+}
+
+impl Message {
+    /// Whether a connection's `count`-th message is the rare one.
+    fn is_rare(&self, count: u32) -> bool {
+        self.rare.as_ref().is_some_and(|r| count % r.every == 0)
+    }
+}
+
 
 /// A client thread: connect `n` clients, report readiness, then ping-pong
 /// until the phase says stop.
@@ -73,11 +142,15 @@ fn client(addr: SocketAddr, n: usize, msg: &Message, phase: &Phase, ready: &Read
     let mut driver = PingPong {
         conns: streams
             .into_iter()
-            .map(|stream| Conn {
+            .enumerate()
+            .map(|(i, stream)| Conn {
                 stream,
                 sent: 0,
                 received: 0,
                 started: Instant::now(),
+                // Counted up to `i + 1` before the first message.
+                count: i as u32,
+                rare: false,
             })
             .collect(),
         msg,
@@ -115,6 +188,7 @@ impl Driver for PingPong<'_> {
             let now = Instant::now();
             for (i, conn) in self.conns.iter_mut().enumerate() {
                 conn.started = now;
+                conn.next_message(self.msg);
                 if let Err(e) = conn.drive(false, self.msg, &mut self.buf, self.phase, tally) {
                     failed.push((i, e));
                 }
@@ -151,7 +225,10 @@ impl Conn {
     ) -> io::Result<()> {
         loop {
             let mut blocked = false;
-            let request = &msg.request;
+            let request = match (&msg.rare, self.rare) {
+                (Some(rare), true) => &rare.request,
+                _ => &msg.request,
+            };
             while self.sent < request.len() {
                 match self.stream.write(&request[self.sent..]) {
                     Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -192,11 +269,39 @@ impl Conn {
             if self.received < msg.reply_len || self.sent < request.len() {
                 return Ok(());
             }
-            tally.complete(phase, self.started);
+            if self.rare {
+                tally.complete_untimed(phase);
+            } else {
+                tally.complete(phase, self.started);
+            }
             self.sent = 0;
             self.received = 0;
             self.started = Instant::now();
+            self.next_message(msg);
             readable = false;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_message_in_every_is_the_rare_one() {
+        let msg = Message::uneven(100);
+        assert_eq!((1..=1000).filter(|&n| msg.is_rare(n)).count(), 10);
+        assert!(!(1..=1000).any(|n| Message::echo(64).is_rare(n)));
+        let rare = &msg.rare.as_ref().unwrap().request;
+        assert_eq!((rare.len(), rare[0]), (64, b'S'));
+        assert_eq!(msg.request.len(), msg.reply_len);
+    }
+
+    #[test]
+    fn large_requests_say_their_reply_length() {
+        let msg = Message::large(65_536);
+        assert_eq!(msg.request[0], b'L');
+        assert_eq!(msg.request[1..5], 65_536u32.to_le_bytes());
+        assert_eq!(msg.reply_len, 65_536);
     }
 }
