@@ -2,7 +2,7 @@
 //! logging set-up, the `listening on` line, and waiting for a shutdown
 //! signal.
 
-use std::io::{self, Write};
+use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::num::NonZeroUsize;
 use std::os::fd::RawFd;
@@ -283,11 +283,10 @@ pub fn init_logging() {
 
 /// Prints `listening on ADDR` to standard output and flushes it, so that a
 /// parent process reading the line learns the real port. `ADDR` is
-/// `HOST:PORT`, or `unix:PATH` for a Unix-domain socket.
+/// `HOST:PORT`, or `unix:PATH` for a Unix-domain socket; see
+/// [`crate::listening`] for the line's format and its parser.
 pub fn announce(addr: impl std::fmt::Display) -> io::Result<()> {
-    let mut out = io::stdout().lock();
-    writeln!(out, "listening on {addr}")?;
-    out.flush()
+    crate::listening::write_listening_line(&mut io::stdout().lock(), addr)
 }
 
 /// SIGINT, SIGTERM and SIGHUP, caught from the moment this is created: the

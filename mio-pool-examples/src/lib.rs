@@ -4,7 +4,8 @@
 //! a pool, and hand each connection's readiness to a protocol function from
 //! this crate through `mio_pool::Driver::drive`.
 //!
-//! * [`cli`]: options, logging, the `listening on` line, shutdown signals.
+//! * [`cli`]: options, logging, announcing the address, shutdown signals.
+//! * [`listening`]: the `listening on ADDR` line, written and parsed.
 //! * [`echo`]: the `echo` server's protocol.
 //! * [`http`]: HTTP/1.1 request parsing (on `httparse`), responses, and the
 //!   `http` server's routes.
@@ -38,6 +39,7 @@ pub mod http;
 pub mod kv;
 pub mod limits;
 pub mod listen;
+pub mod listening;
 pub mod resp;
 pub mod restart;
 pub mod server;

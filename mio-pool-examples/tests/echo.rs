@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::net::Shutdown;
 use std::thread;
 
-use util::{Server, TIMEOUT};
+use util::Server;
 
 fn server() -> Server {
     Server::start(env!("CARGO_BIN_EXE_echo"))
@@ -71,14 +71,12 @@ fn many_clients_at_once() {
 
 #[test]
 fn sigterm_exits_cleanly() {
-    let mut s = server();
-    let mut c = s.connect();
-    c.write_all(b"x").unwrap();
-    let mut b = [0];
-    c.read_exact(&mut b).unwrap();
-    drop(c);
-    s.signal(libc::SIGTERM);
-    assert!(s.wait_exit(TIMEOUT).success());
+    util::sigterm_exits_cleanly(env!("CARGO_BIN_EXE_echo"), |s| {
+        let mut c = s.connect();
+        c.write_all(b"x").unwrap();
+        let mut b = [0];
+        c.read_exact(&mut b).unwrap();
+    });
 }
 
 #[test]

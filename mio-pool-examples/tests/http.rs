@@ -261,13 +261,11 @@ fn many_clients_at_once() {
 
 #[test]
 fn sigterm_exits_cleanly() {
-    let mut s = server();
-    let (mut w, mut r) = client(&s);
-    w.write_all(GET_ROOT).unwrap();
-    assert_eq!(read_response(&mut r).status, 200);
-    drop((w, r));
-    s.signal(libc::SIGTERM);
-    assert!(s.wait_exit(TIMEOUT).success());
+    util::sigterm_exits_cleanly(env!("CARGO_BIN_EXE_http"), |s| {
+        let (mut w, mut r) = client(s);
+        w.write_all(GET_ROOT).unwrap();
+        assert_eq!(read_response(&mut r).status, 200);
+    });
 }
 
 #[test]

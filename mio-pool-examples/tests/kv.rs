@@ -257,12 +257,10 @@ fn concurrent_incr_loses_no_increment() {
 
 #[test]
 fn sigterm_exits_cleanly() {
-    let mut s = server();
-    let mut c = Client::new(&s);
-    assert_eq!(c.call(&["PING"]), simple("PONG"));
-    drop(c);
-    s.signal(libc::SIGTERM);
-    assert!(s.wait_exit(TIMEOUT).success());
+    util::sigterm_exits_cleanly(env!("CARGO_BIN_EXE_kv"), |s| {
+        let mut c = Client::new(s);
+        assert_eq!(c.call(&["PING"]), simple("PONG"));
+    });
 }
 
 #[test]

@@ -4,10 +4,11 @@
 mod util;
 
 use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
 use std::sync::mpsc;
 
 use mio_pool::{Buffered, PoolBuilder};
-use util::{client, within_hang, HANG};
+use util::{small_buffer, small_client, within_hang, HANG};
 
 const REPLY: usize = 4 << 20;
 
@@ -22,7 +23,13 @@ fn a_reply_queued_when_the_handler_closes_arrives_whole_at_a_slow_reader() {
     let (queued_tx, queued) = mpsc::channel::<usize>();
     let h = PoolBuilder::from(server)
         .unwrap()
-        .with_adapter(Buffered::new)
+        // Small kernel buffers on both sides, so that most of the reply
+        // must wait in `Buffered` (loopback would otherwise grow a silent
+        // reader's window to `tcp_rmem`'s maximum, 32 MiB on some machines).
+        .with_adapter(|stream: mio::net::TcpStream| {
+            small_buffer(stream.as_raw_fd(), libc::SO_SNDBUF);
+            Buffered::new(stream)
+        })
         .with_state(queued_tx)
         .run(
             1,
@@ -39,7 +46,7 @@ fn a_reply_queued_when_the_handler_closes_arrives_whole_at_a_slow_reader() {
                 Ok(true)
             },
         );
-    let mut c = client(addr);
+    let mut c = small_client(addr);
     c.write_all(b"go").unwrap();
     // The client reads nothing until the handler has returned `Ok(true)`.
     let left = queued.recv_timeout(HANG).expect("handler ran");

@@ -14,7 +14,7 @@ use std::thread;
 use std::time::Duration;
 
 use mio_pool::{PoolBuilder, PoolHandle};
-use util::{client, wait_stats, within_hang, HANG};
+use util::{client, small_buffer, small_client, wait_stats, within_hang, HANG};
 
 const REPLY: usize = 4 << 20;
 
@@ -71,32 +71,6 @@ fn reply_and_close(c: &mut Queued) -> io::Result<bool> {
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(true),
         Err(e) => Err(e),
     }
-}
-
-/// Shrinks a socket's buffer (`SO_SNDBUF` or `SO_RCVBUF`) to 64 KiB, so
-/// that a 4 MiB reply cannot fit in the kernel's buffers whatever their
-/// autotuning does: the pool must wait for the reader while closing.
-fn small_buffer(fd: std::os::fd::RawFd, option: libc::c_int) {
-    let size: libc::c_int = 64 << 10;
-    // SAFETY: `fd` is an open socket for the duration of the call, and
-    // `size` is a valid c_int whose address and length are passed.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            option,
-            std::ptr::addr_of!(size).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(rc, 0, "setsockopt: {}", io::Error::last_os_error());
-}
-
-/// A client whose receive buffer is small (see [`small_buffer`]).
-fn small_client(addr: std::net::SocketAddr) -> std::net::TcpStream {
-    let c = client(addr);
-    small_buffer(c.as_raw_fd(), libc::SO_RCVBUF);
-    c
 }
 
 fn queued_pool(close_timeout: Duration) -> (std::net::SocketAddr, Arc<AtomicBool>, PoolHandle<()>) {

@@ -1,5 +1,6 @@
 //! The idle timeout and a connection's own deadline: closed no earlier than
-//! due and not much later, `on_deadline` heard before the close, counted in
+//! due and not a wheel revolution later (the exact bound, two ticks, is the
+//! timer unit tests'), `on_deadline` heard before the close, counted in
 //! `timed_out`; an active connection is left alone.
 
 mod util;
@@ -12,10 +13,18 @@ use std::time::{Duration, Instant};
 use mio_pool::{PoolBuilder, PoolHandle};
 use util::{client, round_trip, wait_stats};
 
-/// The idle timeout of these tests: long enough that a quarter of it
-/// (the pool's bound) leaves room for a loaded machine's scheduling, where
-/// a thread may wait hundreds of milliseconds for a CPU.
+/// The idle timeout of most of these tests.
 const IDLE: Duration = Duration::from_secs(2);
+
+/// How late a close may come here, past its timeout or deadline. The pool's
+/// own bound (two ticks: within a quarter of these timeouts) is checked
+/// exactly, without a clock, by the unit tests in `worker/timers.rs`; here
+/// a loaded 2-core machine adds however late a thread gets a CPU, and with
+/// two busy loops beside the suite that was up to 2 s (a close 2.59 s after
+/// a 1.6 s deadline). Still far below a revolution of the wheel (256 ticks
+/// of 50 ms), which is how late a deadline swept in the wrong revolution
+/// would come.
+const SLACK: Duration = Duration::from_secs(4);
 
 fn idle_echo_pool(idle: Duration) -> (SocketAddr, PoolHandle<Vec<u8>>) {
     let server = mio::net::TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
@@ -41,7 +50,7 @@ fn read_to_close(c: &mut TcpStream) -> (Vec<u8>, Instant) {
 }
 
 #[test]
-fn an_idle_connection_is_closed_within_a_quarter_of_the_timeout() {
+fn an_idle_connection_is_closed_once_the_timeout_passes() {
     let (addr, h) = idle_echo_pool(IDLE);
     let mut c = client(addr);
     // Fails fast, not after HANG, if nothing closes it.
@@ -58,7 +67,7 @@ fn an_idle_connection_is_closed_within_a_quarter_of_the_timeout() {
         "closed early: {since_sent:?} after the request"
     );
     assert!(
-        since_reply <= IDLE + IDLE / 4,
+        since_reply <= IDLE + SLACK,
         "closed late: {since_reply:?} after the reply"
     );
     wait_stats(&h, "the timeout is counted", |s| {
@@ -67,16 +76,34 @@ fn an_idle_connection_is_closed_within_a_quarter_of_the_timeout() {
     h.terminate();
 }
 
+/// Pings every 250 ms for two idle timeouts of 5 s: never idle for long,
+/// even when a loaded machine leaves this thread without a CPU for 2 s
+/// (pinging every second with a 2 s timeout, it was closed there, after a
+/// pause of 1.9 s).
 #[test]
-fn a_connection_active_every_half_timeout_stays_open() {
-    let (addr, h) = idle_echo_pool(IDLE);
+fn a_connection_active_more_often_than_the_timeout_stays_open() {
+    const ACTIVE_IDLE: Duration = Duration::from_secs(5);
+    let (addr, h) = idle_echo_pool(ACTIVE_IDLE);
     let mut c = client(addr);
     let start = Instant::now();
-    while start.elapsed() < IDLE * 4 {
-        assert_eq!(round_trip(&mut c, b"ping"), b"ping");
-        thread::sleep(IDLE / 2);
+    let mut replied = Instant::now();
+    let mut longest_pause = Duration::ZERO;
+    while start.elapsed() < ACTIVE_IDLE * 2 {
+        longest_pause = longest_pause.max(replied.elapsed());
+        c.write_all(b"ping").unwrap();
+        let mut back = [0u8; 4];
+        c.read_exact(&mut back).unwrap_or_else(|e| {
+            panic!(
+                "closed while active after {:?} (the longest pause was {longest_pause:?}; \
+                 stats {:?}): {e}",
+                start.elapsed(),
+                h.stats()
+            )
+        });
+        assert_eq!(&back, b"ping");
+        replied = Instant::now();
+        thread::sleep(Duration::from_millis(250));
     }
-    assert_eq!(round_trip(&mut c, b"still here"), b"still here");
     let s = h.stats();
     assert_eq!((s.timed_out, s.open), (0, 1), "{s:?}");
     h.terminate();
@@ -140,9 +167,7 @@ fn a_connection_deadline_closes_it_after_on_deadline_replies() {
     );
     let took = closed - sent;
     assert!(took >= OWN, "closed early: {took:?}");
-    // The pool's bound is a quarter; twice that leaves room for a loaded
-    // machine, and still catches a deadline swept a revolution late.
-    assert!(took <= OWN * 3 / 2, "closed late: {took:?}");
+    assert!(took <= OWN + SLACK, "closed late: {took:?}");
     wait_stats(&h, "the deadline is counted", |s| {
         s.timed_out == 1 && s.open == 0
     });

@@ -37,9 +37,12 @@ fn terminate_is_prompt_with_idle_and_busy_workers() {
     let start = Instant::now();
     let results = h.terminate();
     let took = start.elapsed();
-    // Promptness is a wake-up, not a timer: well under a second even on a
-    // loaded machine (typically well under a millisecond).
-    assert!(took < Duration::from_secs(1), "terminate took {took:?}");
+    // Promptness is a wake-up, not a timer: typically well under a
+    // millisecond. The bound leaves room for a thread that waits 2 s for a
+    // CPU (measured beside two busy loops), and stays under every timer of
+    // the pool's (the close timeout, 5 s): a worker left asleep in `poll`
+    // would hang here or wait for one of them.
+    assert!(took < Duration::from_secs(4), "terminate took {took:?}");
     assert_eq!(results.len(), 4);
     assert_eq!(total(results), 4);
     // The connection was closed with the pool.

@@ -22,6 +22,12 @@
 
 mod bench;
 mod ci;
+// The examples' `listening on ADDR` line, written by the peers and read by
+// `process::server`: the examples' own file, compiled here too so that
+// xtask needs no dependency on the examples' crate.
+#[path = "../../mio-pool-examples/src/listening.rs"]
+#[cfg_attr(not(feature = "bench"), allow(dead_code))] // only the peers write it
+mod listening;
 mod peer;
 mod process;
 mod soak;

@@ -15,6 +15,8 @@ use std::sync::mpsc::{self, Receiver};
 use std::thread;
 use std::time::Duration;
 
+use mio_pool_examples::listening::parse_listening_line;
+
 /// How long any single wait may take before the test fails (a hang, not a
 /// slow machine).
 pub const TIMEOUT: Duration = Duration::from_secs(30);
@@ -55,11 +57,13 @@ impl Proc {
         self.child.id()
     }
 
-    /// Waits for the next stdout line starting with `listening on ` and
-    /// returns the rest.
+    /// Waits for the next `listening on ADDR` line on stdout and returns
+    /// `ADDR`.
     pub fn listening(&self) -> String {
-        let line = next_line(&self.out, &self.name, |l| l.starts_with("listening on "));
-        line["listening on ".len()..].to_string()
+        let line = next_line(&self.out, &self.name, |l| parse_listening_line(l).is_some());
+        parse_listening_line(&line)
+            .expect("a listening line")
+            .to_string()
     }
 
     /// [`Proc::listening`] as a TCP address.

@@ -16,6 +16,8 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use mio_pool_examples::listening::parse_listening_line;
+
 /// How long any single wait in these tests may take before it fails.
 /// Generous: CI machines are slow and shared.
 pub const TIMEOUT: Duration = Duration::from_secs(30);
@@ -65,8 +67,7 @@ impl Server {
         let line = rx
             .recv_timeout(TIMEOUT)
             .unwrap_or_else(|e| panic!("{bin} printed no `listening on` line: {e}"));
-        let addr = line
-            .strip_prefix("listening on ")
+        let addr = parse_listening_line(&line)
             .unwrap_or_else(|| panic!("unexpected first line from {bin}: {line:?}"));
         server.addr = addr
             .parse()
@@ -133,6 +134,17 @@ impl Drop for Server {
     }
 }
 
+/// Starts `bin` (a path from `env!("CARGO_BIN_EXE_...")`) with two workers,
+/// has `one_request` make one request on a connection of its own and close
+/// it, then sends SIGTERM: the server must exit by itself, with success.
+pub fn sigterm_exits_cleanly(bin: &str, one_request: impl FnOnce(&Server)) {
+    let mut s = Server::start(bin);
+    one_request(&s);
+    s.signal(libc::SIGTERM);
+    let status = s.wait_exit(TIMEOUT);
+    assert!(status.success(), "{bin} exited with {status} after SIGTERM");
+}
+
 /// The path of `program` if it is on `PATH`; otherwise prints why the
 /// calling test is skipped and returns `None`.
 ///
@@ -149,16 +161,27 @@ pub fn stock_client(program: &str) -> Option<PathBuf> {
         .map(|dir| dir.join(program))
         .find(|p| p.is_file());
     if found.is_none() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "`{program}` is not installed, and CI=true: .ci/run must install it"
-        );
-        println!(
-            "skipped: `{program}` is not installed \
+        missing(&format!(
+            "`{program}` is not installed \
              (apt-get install curl redis-tools wrk haproxy nutcracker systemd python3)"
-        );
+        ));
     }
     found
+}
+
+/// Says why the calling test is skipped: something it needs (`why`) is
+/// missing. The caller then returns.
+///
+/// # Panics
+///
+/// Under `CI=true`, instead: CI installs everything the tests need
+/// (`.ci/run`), so a skip there would hide a broken install.
+pub fn missing(why: &str) {
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{why}, and CI=true: .ci/run must install it"
+    );
+    println!("skipped: {why}");
 }
 
 /// A test CA and a server certificate it signed for `localhost` and

@@ -3,6 +3,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::os::fd::AsRawFd;
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -119,4 +120,32 @@ macro_rules! delegate_source {
             }
         }
     };
+}
+
+/// Shrinks a socket's buffer (`SO_SNDBUF` or `SO_RCVBUF`) to 64 KiB, so
+/// that a reply of a few MiB cannot fit in the kernel's buffers whatever
+/// their autotuning does (`tcp_rmem`'s maximum is 32 MiB on some machines,
+/// and loopback grows a silent reader's window up to it): the pool must
+/// keep the rest and wait for the reader.
+pub fn small_buffer(fd: std::os::fd::RawFd, option: libc::c_int) {
+    let size: libc::c_int = 64 << 10;
+    // SAFETY: `fd` is an open socket for the duration of the call, and
+    // `size` is a valid c_int whose address and length are passed.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            option,
+            std::ptr::addr_of!(size).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0, "setsockopt: {}", io::Error::last_os_error());
+}
+
+/// A client whose receive buffer is small (see [`small_buffer`]).
+pub fn small_client(addr: std::net::SocketAddr) -> std::net::TcpStream {
+    let c = client(addr);
+    small_buffer(c.as_raw_fd(), libc::SO_RCVBUF);
+    c
 }

@@ -31,7 +31,7 @@ mod tokio_rt;
 #[cfg(feature = "bench")]
 mod tokio_tls;
 
-use std::io::{self, Write};
+use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -128,7 +128,5 @@ fn reply<'a>(answerer: &'a mut Option<requests::Answerer>, read: &'a [u8]) -> &'
 /// that `cargo xtask bench` waits for.
 #[cfg(feature = "bench")]
 fn announce(addr: SocketAddr) -> io::Result<()> {
-    let mut out = io::stdout().lock();
-    writeln!(out, "listening on {addr}")?;
-    out.flush()
+    crate::listening::write_listening_line(&mut io::stdout().lock(), addr)
 }

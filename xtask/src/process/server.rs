@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::children::Supervised;
 use super::procfs;
+use crate::listening::parse_listening_line;
 
 /// How long a server may take to become ready.
 const START_TIMEOUT: Duration = Duration::from_secs(15);
@@ -93,7 +94,7 @@ impl RunningServer {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
                 if !sent {
-                    if let Some(addr) = parse_announce(&line) {
+                    if let Some(addr) = parse_listening_line(&line).and_then(|a| a.parse().ok()) {
                         let _ = tx.send(addr);
                         sent = true;
                     }
@@ -168,37 +169,5 @@ impl RunningServer {
     /// period; returns its exit status if it exited by itself in time.
     pub fn stop(self) -> Option<std::process::ExitStatus> {
         self.process.stop(self.stop_signal, Duration::from_secs(2))
-    }
-}
-
-/// Finds the address in a readiness line such as `listening on 127.0.0.1:4000`
-/// (a `scheme://` prefix and a trailing `/` are tolerated).
-pub fn parse_announce(line: &str) -> Option<SocketAddr> {
-    let at = line.find("listening on")?;
-    let word = line[at + "listening on".len()..]
-        .split_whitespace()
-        .next()?;
-    let word = word.split_once("://").map_or(word, |(_, rest)| rest);
-    word.trim_end_matches(['/', '.', ',']).parse().ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn announce_lines() {
-        let addr: SocketAddr = "127.0.0.1:4000".parse().unwrap();
-        assert_eq!(parse_announce("listening on 127.0.0.1:4000"), Some(addr));
-        assert_eq!(
-            parse_announce("[INFO] echo: listening on http://127.0.0.1:4000/"),
-            Some(addr)
-        );
-        assert_eq!(
-            parse_announce("listening on [::1]:80").map(|a| a.port()),
-            Some(80)
-        );
-        assert_eq!(parse_announce("listening on"), None);
-        assert_eq!(parse_announce("starting"), None);
     }
 }
