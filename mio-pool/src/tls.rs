@@ -124,7 +124,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::event::Source;
-use mio::{Interest, Registry, Token};
 use rustls::{ServerConfig, ServerConnection};
 
 use crate::driver::is_peer_gone;
@@ -470,29 +469,7 @@ impl<S: Read + Write> Write for TlsStream<S> {
     }
 }
 
-impl<S: Source> Source for TlsStream<S> {
-    fn register(
-        &mut self,
-        registry: &Registry,
-        token: Token,
-        interests: Interest,
-    ) -> io::Result<()> {
-        self.io.register(registry, token, interests)
-    }
-
-    fn reregister(
-        &mut self,
-        registry: &Registry,
-        token: Token,
-        interests: Interest,
-    ) -> io::Result<()> {
-        self.io.reregister(registry, token, interests)
-    }
-
-    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
-        self.io.deregister(registry)
-    }
-}
+delegate_source!([S] TlsStream<S> => io);
 
 impl<S: Source + Read + Write> Connection for TlsStream<S> {
     /// Sends what is queued, then `close_notify` (not after a failure: the
