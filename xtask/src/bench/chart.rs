@@ -25,35 +25,14 @@ pub fn write_svg(report: &Report, path: &Path) -> Result<(), String> {
 
 /// Draws the chart; plotters' errors are boxed.
 fn draw(report: &Report, path: &Path) -> Result<(), Box<dyn Error>> {
-    let tables: Vec<&Table> = report
-        .tables
-        .iter()
-        .filter(|t| {
-            t.skipped.is_none()
-                && t.rows
-                    .iter()
-                    .any(|r| r.summary.contains_key(&Metric::Throughput))
-        })
-        .collect();
-    // Every server keeps its colour across panels.
-    let mut servers: Vec<&str> = Vec::new();
-    for row in tables.iter().flat_map(|t| &t.rows) {
-        if !servers.contains(&row.server.as_str()) {
-            servers.push(&row.server);
-        }
-    }
+    let tables = charted(report);
+    let servers = servers(report);
     let height = TITLE_HEIGHT + ROW_HEIGHT * tables.len().max(1) as u32;
     let root = SVGBackend::new(path, (WIDTH, height)).into_drawing_area();
     root.fill(&WHITE)?;
     let title = format!(
-        "mio-pool and its peers: throughput and p99 latency ({} workers, {}){}",
-        report.settings.workers,
-        report.machine.cpu_model,
-        if report.settings.quick {
-            " [--quick: not meaningful]"
-        } else {
-            ""
-        }
+        "mio-pool and its peers: throughput and p99 latency {}",
+        about(report)
     );
     let root = root.titled(&title, ("sans-serif", 18))?;
     if tables.is_empty() {
@@ -68,6 +47,66 @@ fn draw(report: &Report, path: &Path) -> Result<(), Box<dyn Error>> {
     }
     root.present()?;
     Ok(())
+}
+
+/// The tables with figures to chart.
+fn charted(report: &Report) -> Vec<&Table> {
+    report
+        .tables
+        .iter()
+        .filter(|t| {
+            t.skipped.is_none()
+                && t.rows
+                    .iter()
+                    .any(|r| r.summary.contains_key(&Metric::Throughput))
+        })
+        .collect()
+}
+
+/// The servers of the charted tables in order of first appearance: the
+/// `i`th is drawn in [`colour`]`(i)` in every chart of the run.
+pub fn servers(report: &Report) -> Vec<&str> {
+    let mut servers: Vec<&str> = Vec::new();
+    for row in charted(report).into_iter().flat_map(|t| &t.rows) {
+        if !servers.contains(&row.server.as_str()) {
+            servers.push(&row.server);
+        }
+    }
+    servers
+}
+
+/// The colour of the `i`th server: ten well-separated colours that read on
+/// white (no yellow), then around again.
+pub fn colour(i: usize) -> RGBColor {
+    const COLOURS: [(u8, u8, u8); 10] = [
+        (31, 119, 180),
+        (255, 127, 14),
+        (44, 160, 44),
+        (214, 39, 40),
+        (148, 103, 189),
+        (140, 86, 75),
+        (227, 119, 194),
+        (127, 127, 127),
+        (188, 189, 34),
+        (23, 190, 207),
+    ];
+    let (r, g, b) = COLOURS[i % COLOURS.len()];
+    RGBColor(r, g, b)
+}
+
+/// What a chart title says about the run: `(2 workers, CPU model)`, and a
+/// warning for `--quick`.
+pub fn about(report: &Report) -> String {
+    format!(
+        "({} workers, {}){}",
+        report.settings.workers,
+        report.machine.cpu_model,
+        if report.settings.quick {
+            " [--quick: not meaningful]"
+        } else {
+            ""
+        }
+    )
 }
 
 /// One bar panel: `metric` for each server of `table`.
@@ -114,8 +153,7 @@ fn panel(
         .y_labels(5)
         .y_label_formatter(&|v| stats::format_si(*v))
         .draw()?;
-    let colour =
-        |server: &str| Palette99::pick(servers.iter().position(|s| *s == server).unwrap_or(0));
+    let colour = |server: &str| colour(servers.iter().position(|s| *s == server).unwrap_or(0));
     chart.draw_series(bars.iter().enumerate().map(|(i, &(server, value))| {
         let mut bar = Rectangle::new(
             [
