@@ -28,6 +28,20 @@ pub fn id(level: u32) -> String {
     format!("open-64B-{level}pct")
 }
 
+/// The heading of a level's table, offering `rate` requests/s; the charts
+/// read the rate back with [`offered_rate`].
+fn title(level: u32, rate: f64) -> String {
+    format!(
+        "open loop: {CONNS} connections, {SIZE}-byte requests at {level}% of tokio's peak ({rate:.0}/s), latency from the due time"
+    )
+}
+
+/// The offered rate, requests/s, in the heading of a level's table.
+pub fn offered_rate(title: &str) -> Option<f64> {
+    let (_, rest) = title.split_once("% of tokio's peak (")?;
+    rest.split_once("/s)")?.0.parse().ok()
+}
+
 /// Runs the levels that `--only` wants.
 pub fn run(bench: &mut Bench, servers: &[ServerSpec]) {
     let levels: Vec<u32> = LEVELS
@@ -58,10 +72,7 @@ pub fn run(bench: &mut Bench, servers: &[ServerSpec]) {
     let timing = *bench.timing();
     for level in levels {
         let rate = peak * f64::from(level) / 100.0;
-        let title = format!(
-            "open loop: {CONNS} connections, {SIZE}-byte requests at {level}% of tokio's peak ({rate:.0}/s), latency from the due time"
-        );
-        let t = bench.add_table(&id(level), &title, Op::ROUND_TRIP, super::args::POOL);
+        let t = bench.add_table(&id(level), &title(level, rate), Op::ROUND_TRIP, super::args::POOL);
         bench.in_rounds(&id(level), servers, &[t], |bench, _, server, _| {
             vec![scenario::measure_load(server, bench.perf(), &timing, |addr| {
                 openloop::start(addr, CONNS, SIZE, rate, timing.client_threads)
@@ -86,4 +97,15 @@ fn tokio_peak(bench: &Bench, servers: &[ServerSpec]) -> Result<f64, String> {
         return Err(tally.first_error.unwrap_or_else(|| "no round trip".into()));
     }
     Ok(tally.ops as f64 / readings.seconds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_offered_rate_reads_back_from_the_title() {
+        assert_eq!(offered_rate(&title(75, 61_234.4)), Some(61_234.0));
+        assert_eq!(offered_rate("64-byte ping-pong, 64 connections"), None);
+    }
 }
