@@ -56,7 +56,7 @@ enum Command {
     #[command(after_help = ci::steps_help())]
     Ci,
     /// Benchmark mio-pool against its peers and external anchors.
-    #[command(after_help = bench::DURATIONS)]
+    #[command(after_help = bench::AFTER_HELP)]
     Bench(bench::BenchArgs),
     /// Soak the http and kv examples with good and hostile clients; fails if a reply is lost or wrong.
     Soak(soak::SoakArgs),

@@ -97,12 +97,33 @@ impl Workspace {
         let mut cmd = Command::new(&xtask);
         cmd.args(std::env::args_os().skip(1))
             .current_dir(&self.root);
+        if let Ok(dir) = std::env::current_dir() {
+            cmd.env(CALLER_DIR, dir);
+        }
         if no_build {
             cmd.arg("--no-build");
         }
         let e = cmd.exec();
         eprintln!("xtask: cannot run {}: {e}", xtask.display());
         ExitCode::FAILURE
+    }
+}
+
+/// Environment variable in which [`Workspace::hand_over`] tells the release
+/// xtask, which it starts in the workspace root, where it was started.
+const CALLER_DIR: &str = "XTASK_CALLER_DIR";
+
+/// `path` as the user meant it: a relative path is taken from the
+/// directory `cargo xtask` was started in, also after a hand-over.
+pub fn caller_path(path: &Path) -> PathBuf {
+    resolve(std::env::var_os(CALLER_DIR).map(PathBuf::from), path)
+}
+
+/// `path` taken from `dir`, if relative and there is a `dir`.
+fn resolve(dir: Option<PathBuf>, path: &Path) -> PathBuf {
+    match dir {
+        Some(dir) if path.is_relative() => dir.join(path),
+        _ => path.to_path_buf(),
     }
 }
 
@@ -141,6 +162,20 @@ pub fn parse_target_dir(json: &[u8]) -> Result<PathBuf, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn relative_paths_are_taken_from_the_callers_directory() {
+        let caller = Some(PathBuf::from("/home/u/runs"));
+        assert_eq!(
+            resolve(caller.clone(), Path::new("r.json")),
+            PathBuf::from("/home/u/runs/r.json")
+        );
+        assert_eq!(
+            resolve(caller, Path::new("/tmp/r.json")),
+            PathBuf::from("/tmp/r.json")
+        );
+        assert_eq!(resolve(None, Path::new("r.json")), PathBuf::from("r.json"));
+    }
 
     #[test]
     fn target_dir_from_metadata() {

@@ -3,6 +3,8 @@
 //! Compiled in the light build too (it needs only clap): `cargo xtask bench
 //! --help` and argument errors answer before any release build starts.
 
+use std::path::PathBuf;
+
 /// Name of the mio-pool row, the baseline of every ratio.
 pub const POOL: &str = "mio-pool";
 
@@ -13,8 +15,16 @@ pub const PEERS: [&str; 3] = ["tokio", "threads", "bare-mio"];
 /// big-transfer scenarios only.
 pub const PER_WORKER: &str = "per-worker";
 
-/// How long a run and each scenario take, for `--help`.
-pub const DURATIONS: &str = "\
+/// What a run writes and how long it and each scenario take, for `--help`.
+pub const AFTER_HELP: &str = "\
+Writes into target/bench/: report.md (also on stdout), report.json,
+chart.svg (throughput and p99 bars per scenario) and the curves, each when
+its tables are there: load.svg (latency against offered load, open-*),
+connections.svg (round trips/s, p99, CPU/rt and RSS against connections,
+echo-64B-*c) and payload.svg (the same against message size, echo-*-64c).
+--charts-from report.json draws them again from saved runs, measuring
+nothing.
+
 How long, after the release build, on 2 CPUs (3 rounds; 4 echo servers):
   issue 5's scenarios and the anchors: about 8 min on an idle machine
   the added ones (4,096/16,000 connections, 1 KiB, open loop, slowloris):
@@ -89,6 +99,15 @@ pub struct BenchArgs {
     /// or the path of a server with the examples' command line.
     #[arg(long, hide = true)]
     pub server: Option<String>,
+    /// Measure nothing: draw the charts from this saved `report.json`
+    /// (repeatable; a later file's table replaces an earlier one's of the
+    /// same scenario): chart.svg, and load.svg, connections.svg and
+    /// payload.svg where the tables for two points of their x axis are there.
+    #[arg(long, value_name = "FILE")]
+    pub charts_from: Vec<PathBuf>,
+    /// Where `--charts-from` writes the charts [default: target/bench].
+    #[arg(long, value_name = "DIR", requires = "charts_from")]
+    pub charts_to: Option<PathBuf>,
     /// Run from this binary without building (set when xtask hands over to its release build).
     #[arg(long, hide = true)]
     pub no_build: bool,

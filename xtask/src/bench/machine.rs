@@ -2,10 +2,12 @@
 
 use std::fs;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-/// Facts about the machine, for the report.
-#[derive(Debug, Clone, Serialize)]
+/// Facts about the machine, for the report (a field missing from a saved
+/// report reads as empty).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Machine {
     /// Online CPUs.
     pub cpus: usize,

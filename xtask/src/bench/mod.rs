@@ -15,7 +15,10 @@
 //!
 //! Output: a markdown table per scenario on stdout and in
 //! `target/bench/report.md`, raw figures in `target/bench/report.json`, a
-//! chart in `target/bench/chart.svg`, server logs in `target/bench/logs/`.
+//! bar chart in `target/bench/chart.svg` and, where their scenarios ran,
+//! curves of latency against load and of cost against connections and
+//! message size ([`curves`]), server logs in `target/bench/logs/`.
+//! `--charts-from report.json` draws the charts again from saved reports.
 //!
 //! `--quick` runs every scenario for a fraction of a second: a smoke test
 //! for CI, with no thresholds. Every step is bounded in time, and a
@@ -31,11 +34,11 @@ macro_rules! with_bench_feature {
 }
 
 with_bench_feature!(
-    anchors, chart, latency, load, machine, perf, report, run, scenario, slowloris, stats, table,
-    targets, tls, window,
+    anchors, chart, curves, latency, load, machine, perf, report, run, scenario, slowloris, stats,
+    table, targets, tls, window,
 );
 
-pub use args::{BenchArgs, DURATIONS};
+pub use args::{BenchArgs, AFTER_HELP};
 
 use std::process::ExitCode;
 
@@ -59,7 +62,11 @@ pub fn run(args: &BenchArgs) -> ExitCode {
     }
     #[cfg(feature = "bench")]
     {
-        measure(ws, args)
+        if args.charts_from.is_empty() {
+            measure(ws, args)
+        } else {
+            charts_from(&ws, args)
+        }
     }
     #[cfg(not(feature = "bench"))]
     {
@@ -103,6 +110,34 @@ fn measure(ws: Workspace, args: &BenchArgs) -> ExitCode {
         anchors::redis(&mut bench);
     }
     bench.finish()
+}
+
+/// `--charts-from`: draws the charts of saved reports, measuring nothing.
+#[cfg(feature = "bench")]
+fn charts_from(ws: &Workspace, args: &BenchArgs) -> ExitCode {
+    use crate::workspace::caller_path;
+
+    let files: Vec<_> = args.charts_from.iter().map(|f| caller_path(f)).collect();
+    let out = args
+        .charts_to
+        .as_deref()
+        .map_or_else(|| ws.out_dir(), caller_path);
+    let report = match report::read_merged(&files) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("xtask bench: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(e) = std::fs::create_dir_all(&out) {
+        eprintln!("xtask bench: {}: {e}", out.display());
+        return ExitCode::FAILURE;
+    }
+    if run::write_charts(&report, &out) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 /// Runs `scenarios` on `servers`, taking turns within each round.

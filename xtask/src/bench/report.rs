@@ -2,16 +2,19 @@
 //! scenario (stdout and `report.md`) and the raw figures (`report.json`).
 
 use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::machine::Machine;
 use super::stats;
 use super::table::Table;
 use super::targets::Target;
 
-/// Everything a run measured, as saved in `report.json`.
-#[derive(Debug, Clone, Serialize)]
+/// Everything a run measured, as saved in `report.json` (and read back by
+/// `--charts-from`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     /// Where it ran.
     pub machine: Machine,
@@ -25,8 +28,10 @@ pub struct Report {
     pub targets: Vec<Target>,
 }
 
-/// The knobs of a run.
-#[derive(Debug, Clone, Serialize)]
+/// The knobs of a run (a field missing from a saved report, one written
+/// before the field existed, reads as zero or empty).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Settings {
     /// Whether this was the `--quick` smoke test.
     pub quick: bool,
@@ -48,6 +53,39 @@ pub struct Settings {
     pub command: String,
     /// The source measured: git commit, and whether the tree had changes.
     pub revision: String,
+}
+
+/// Writes `report` as JSON (what [`read_merged`] reads) to `path`.
+pub fn write_json(report: &Report, path: &Path) -> Result<(), String> {
+    let json = serde_json::to_string_pretty(report).map_err(|e| e.to_string())?;
+    fs::write(path, json).map_err(|e| e.to_string())
+}
+
+/// Reads saved reports (`report.json`) into one: every file's tables, a
+/// later file's replacing an earlier one's of the same id in its place;
+/// machine, settings, notes and targets of the last file.
+pub fn read_merged(paths: &[PathBuf]) -> Result<Report, String> {
+    let mut merged: Option<Report> = None;
+    for path in paths {
+        let report: Report = fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| serde_json::from_str(&text).map_err(|e| e.to_string()))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        merged = Some(match merged {
+            None => report,
+            Some(earlier) => {
+                let mut tables = earlier.tables;
+                for table in report.tables.iter().cloned() {
+                    match tables.iter_mut().find(|t| t.id == table.id) {
+                        Some(same) => *same = table,
+                        None => tables.push(table),
+                    }
+                }
+                Report { tables, ..report }
+            }
+        });
+    }
+    merged.ok_or_else(|| "no report to read".into())
 }
 
 /// Renders the whole report as markdown.
@@ -245,6 +283,38 @@ pub(crate) mod tests {
         );
         assert!(md.contains("_skipped: wrk is not installed_"), "{md}");
         assert!(md.contains("- nginx: not installed"), "{md}");
+    }
+
+    #[test]
+    fn saved_reports_read_back_merged_later_tables_winning() {
+        let dir = crate::bench::curves::tests::temp_dir("read-merged");
+        let mut earlier = crate::bench::curves::tests::curves_report();
+        earlier.settings.workers = 4;
+        let mut later = sample_report();
+        later.tables.truncate(1);
+        write_json(&earlier, &dir.join("a.json")).unwrap();
+        write_json(&later, &dir.join("b.json")).unwrap();
+        let one = read_merged(&[dir.join("a.json")]).unwrap();
+        assert_eq!(one.tables.len(), earlier.tables.len());
+        assert_eq!(one.tables[3].rows[2].samples, earlier.tables[3].rows[2].samples);
+        assert_eq!(one.tables[2].rows[3].failures, ["connecting: timed out"]);
+        assert_eq!(one.tables[0].op, Op::ROUND_TRIP);
+        let merged = read_merged(&[dir.join("a.json"), dir.join("b.json")]).unwrap();
+        let ids = |r: &Report| r.tables.iter().map(|t| t.id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&merged), ids(&earlier));
+        let replaced = merged.tables.iter().find(|t| t.id == "echo-64B-64c").unwrap();
+        assert_eq!(replaced.title, later.tables[0].title);
+        assert_eq!(replaced.rows.len(), 2);
+        assert_eq!(merged.settings.workers, 2);
+        // And the charts draw from what was read.
+        assert!(crate::bench::run::write_charts(&merged, &dir));
+        for chart in ["chart.svg", "load.svg", "connections.svg", "payload.svg"] {
+            let svg = std::fs::read_to_string(dir.join(chart)).unwrap();
+            assert!(svg.lines().any(|l| l.trim() == "tokio"), "{chart}");
+        }
+        assert!(read_merged(&[dir.join("missing.json")]).is_err());
+        assert!(read_merged(&[]).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

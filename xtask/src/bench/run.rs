@@ -10,6 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::args::BenchArgs;
 use super::chart;
+use super::curves;
 use super::machine::Machine;
 use super::perf::{self, Perf};
 use super::report::{self, Report, Settings};
@@ -388,32 +389,49 @@ impl Bench {
 }
 
 /// Prints the markdown on stdout and writes `report.md`, `report.json` and
-/// `chart.svg` into `out`; false if a file could not be written.
+/// the charts ([`write_charts`]) into `out`; false if a file could not be
+/// written.
 fn write_files(report: &Report, out: &Path) -> bool {
     let markdown = report::render_markdown(report);
     print!("{markdown}");
-    let mut ok = true;
-    let mut write = |name: &str, result: Result<(), String>| match result {
-        Ok(()) => eprintln!("xtask bench: wrote {}", out.join(name).display()),
-        Err(e) => {
-            eprintln!("xtask bench: {name}: {e}");
-            ok = false;
-        }
-    };
-    write(
+    let md = said(
+        out,
         "report.md",
         fs::write(out.join("report.md"), &markdown).map_err(|e| e.to_string()),
     );
-    let json = serde_json::to_string_pretty(report).map_err(|e| e.to_string());
-    write(
+    let json = said(
+        out,
         "report.json",
-        json.and_then(|j| fs::write(out.join("report.json"), j).map_err(|e| e.to_string())),
+        report::write_json(report, &out.join("report.json")),
     );
-    write(
-        "chart.svg",
-        chart::write_svg(report, &out.join("chart.svg")),
-    );
+    let charts = write_charts(report, out);
+    md && json && charts
+}
+
+/// Writes `chart.svg` and the curve charts that the report has the tables
+/// for into `out`, saying what it wrote; false if a file could not be
+/// written.
+pub fn write_charts(report: &Report, out: &Path) -> bool {
+    let bars = chart::write_svg(report, &out.join("chart.svg"));
+    let mut ok = said(out, "chart.svg", bars);
+    for (name, result) in curves::write_all(report, out) {
+        ok &= said(out, name, result);
+    }
     ok
+}
+
+/// Says that `name` was written into `out`, or why not; true if it was.
+fn said(out: &Path, name: &str, result: Result<(), String>) -> bool {
+    match result {
+        Ok(()) => {
+            eprintln!("xtask bench: wrote {}", out.join(name).display());
+            true
+        }
+        Err(e) => {
+            eprintln!("xtask bench: {name}: {e}");
+            false
+        }
+    }
 }
 
 /// The git commit of the workspace, marked when the working tree differs

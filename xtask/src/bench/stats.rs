@@ -4,12 +4,12 @@
 use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::process::procfs::CpuTime;
 
 /// One kind of figure. Every measurement yields a subset of these.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Metric {
     /// Operations per second (round trips, connections or requests).
@@ -97,7 +97,8 @@ impl Metric {
     }
 }
 
-/// What one operation of a scenario is, for headers.
+/// What one operation of a scenario is, for headers. Read back from a saved
+/// report as one of the constants below.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Op {
     /// Plural name, e.g. `round trips`.
@@ -127,6 +128,27 @@ impl Op {
         plural: "requests",
         short: "req",
     };
+    /// Every kind of operation.
+    pub const ALL: [Op; 4] = [Op::ROUND_TRIP, Op::CONNECTION, Op::MIB, Op::REQUEST];
+}
+
+/// An [`Op`] as saved in a report.
+#[derive(Deserialize)]
+struct OpNames {
+    /// [`Op::plural`].
+    plural: String,
+    /// [`Op::short`].
+    short: String,
+}
+
+impl<'de> Deserialize<'de> for Op {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Op, D::Error> {
+        let names = OpNames::deserialize(d)?;
+        Op::ALL
+            .into_iter()
+            .find(|op| op.plural == names.plural && op.short == names.short)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown operation {:?}", names.plural)))
+    }
 }
 
 /// The figures of one measurement (or their medians over rounds).

@@ -2,12 +2,12 @@
 //! per round), failures and medians, and the ratios to the baseline row.
 //! Shared by the report (which renders it) and the targets (which read it).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::stats::{self, Figures, Metric, Op};
 
 /// One scenario: every server's figures under the same load.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Table {
     /// Short stable name, used by `--only` and in `report.json`.
     pub id: String,
@@ -24,7 +24,7 @@ pub struct Table {
 }
 
 /// One server in one scenario.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Row {
     /// Server name.
     pub server: String,

@@ -2,7 +2,7 @@
 //! issue 5's for churn and idle connections, issue 10's for TLS, and the
 //! anchors to report), as a table of data, checked against a run's medians.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::args::{PER_WORKER, POOL};
 use super::scenario::UNEVEN;
@@ -12,7 +12,7 @@ use super::stats::{self, Metric};
 use super::table::Table;
 
 /// One target and where this run stands.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Target {
     /// What is aimed at.
     pub goal: String,
