@@ -292,12 +292,12 @@ struct Line {
 }
 
 impl Line {
-    /// Runs of consecutive present points, as `(x, median)`: where the line
-    /// is drawn unbroken.
+    /// Runs of two or more consecutive present points, as `(x, median)`:
+    /// where the line is drawn unbroken (a lone point is only its marker).
     fn segments(&self) -> Vec<Vec<(f64, f64)>> {
         self.points
             .split(Option::is_none)
-            .filter(|run| !run.is_empty())
+            .filter(|run| run.len() >= 2)
             .map(|run| run.iter().flatten().map(|&(x, m, _, _)| (x, m)).collect())
             .collect()
     }
@@ -644,6 +644,23 @@ pub(crate) mod tests {
             }
         }
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn lines_break_at_missing_points() {
+        let p = |x: f64| Some((x, x * 10.0, x, x));
+        let line = Line {
+            colour: chart::colour(0),
+            stroke: Stroke::Dashed,
+            points: vec![p(1.0), None, p(3.0), p(4.0), p(5.0), None, None, p(8.0), p(9.0)],
+        };
+        assert_eq!(
+            line.segments(),
+            [
+                vec![(3.0, 30.0), (4.0, 40.0), (5.0, 50.0)],
+                vec![(8.0, 80.0), (9.0, 90.0)]
+            ]
+        );
     }
 
     #[test]
