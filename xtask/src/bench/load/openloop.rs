@@ -195,6 +195,10 @@ impl Driver for OpenLoop<'_> {
         self.next_due.saturating_duration_since(Instant::now())
     }
 
+    fn schedule(&self) -> Option<(Instant, Duration)> {
+        Some((self.next_due, self.interval))
+    }
+
     fn on_event(&mut self, i: usize, event: &Event, tally: &mut Tally) -> io::Result<()> {
         let conn = &mut self.conns[i];
         if event.is_writable() {
