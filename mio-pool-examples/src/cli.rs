@@ -28,6 +28,10 @@ pub struct Options {
     /// (`--yield-after-us N`, or `off`; default: the pool's, 1 ms). See
     /// `PoolBuilder::set_yield_after`.
     pub yield_after: Option<Duration>,
+    /// How many ready connections a worker takes from the poller at a time
+    /// (`--events-per-poll N`; default: the pool's, 32). See
+    /// `PoolBuilder::set_events_per_poll`.
+    pub events_per_poll: Option<NonZeroUsize>,
     /// Where the listening socket comes from, the pid file, restarts.
     pub deploy: Deploy,
     /// Serve TLS instead of plain text (`--tls-cert PEM --tls-key PEM`).
@@ -95,6 +99,16 @@ pub fn command(name: &'static str, about: &'static str, default_addr: &'static s
                 )
                 .default_value("1000")
                 .value_parser(yield_after),
+        )
+        .arg(
+            Arg::new("events-per-poll")
+                .long("events-per-poll")
+                .value_name("N")
+                .help(
+                    "Ready connections a worker takes from the poller at a time; \
+                     fewer spreads slow requests over the workers sooner [default: 32]",
+                )
+                .value_parser(clap::value_parser!(NonZeroUsize)),
         );
     limits::args(TlsOptions::args(Deploy::args(cmd)), name)
 }
@@ -175,6 +189,7 @@ pub fn options(m: &clap::ArgMatches) -> Options {
         workers,
         grace: Duration::from_secs(grace),
         yield_after,
+        events_per_poll: m.get_one::<NonZeroUsize>("events-per-poll").copied(),
         deploy: Deploy::from_matches(m),
         tls: TlsOptions::from_matches(m),
         limits: limits::from_matches(m),
@@ -386,6 +401,11 @@ mod tests {
             opts(&["--yield-after-us", "250"]).yield_after,
             Some(Duration::from_micros(250))
         );
+        assert_eq!(o.events_per_poll, None, "the pool's default");
+        assert_eq!(
+            opts(&["--events-per-poll", "4"]).events_per_poll,
+            NonZeroUsize::new(4)
+        );
         let o = opts(&[
             "--addr",
             "127.0.0.1:0",
@@ -446,6 +466,7 @@ mod tests {
             ["--workers", "100000"],
             ["--addr", "nope"],
             ["--yield-after-us", "soon"],
+            ["--events-per-poll", "0"],
             // The standard streams are never a listening socket.
             ["--listen-fd", "2"],
             ["--ready-fd", "x"],

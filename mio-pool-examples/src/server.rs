@@ -109,6 +109,10 @@ where
         .with_adapter(move |socket| Driver::new(Stream::accept(socket, tls.as_ref())))
         .set_thread_name_prefix(&format!("{name}-"))
         .set_yield_after(opts.yield_after);
+    let builder = match opts.events_per_poll {
+        Some(n) => builder.set_events_per_poll(n.get()),
+        None => builder,
+    };
     let builder = apply_limits(builder, &opts.limits);
     let state = make_state(builder.stats_handle(), draining.clone());
     let pool = builder
