@@ -327,14 +327,17 @@
 //!   took from the poller (up to
 //!   [`PoolBuilder::set_events_per_poll`], 32 by default) wait for the
 //!   whole call; connections that become ready meanwhile go to the other
-//!   workers. With every worker in a slow call, everybody waits. In the
-//!   benchmark's uneven-work scenario (2 workers, 64 connections, one
-//!   request in 100 spinning 1 ms of CPU) the cheap requests' p99 was
-//!   within noise of tokio's and about 0.65x that of one event loop per
-//!   worker with `SO_REUSEPORT` listeners (see `BENCHMARKS.md`). Giving the
-//!   rest of a batch back after a slow call cannot help the events that
-//!   already waited for it, and taking 4 events per poll instead of 32
-//!   did not measurably help either.
+//!   workers. With every worker in a slow call, everybody waits. That last
+//!   part is what a pool buys over one event loop per thread, where a
+//!   connection is tied to its loop for life and waits for every slow call
+//!   made there. In the benchmark's uneven-work scenario (2 workers, 64
+//!   connections, one request in 100 spinning 1 ms of CPU) the cheap
+//!   requests' p99 was 0.63-0.65x tokio's and 0.25-0.28x that of one
+//!   event loop per worker with `SO_REUSEPORT` listeners, in three runs on
+//!   an idle machine (see `BENCHMARKS.md`). Taking 4 or 1 events per poll
+//!   instead of 32 measured the same: what the cheap requests wait for is
+//!   mostly CPU (at 80k round trips/s the slow calls take 0.8 of the
+//!   machine's 2 cores), not a place in a batch.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]
