@@ -25,17 +25,22 @@ echo-64B-*c) and payload.svg (the same against message size, echo-*-64c).
 --charts-from report.json draws them again from saved runs, measuring
 nothing.
 
-How long, after the release build, on 2 CPUs (3 rounds; 4 echo servers):
-  issue 5's scenarios and the anchors: about 8 min on an idle machine
-  the added ones (4,096/16,000 connections, 1 KiB, open loop, slowloris):
-    about 17 min measured at load average 20, with 16,000 connections
-    timing out for three servers; less on an idle machine
-  uneven work and big transfers (3 scenarios, 5 servers with the
-    per-worker peer): about 3 min measured at load average 20
+How long, after the release build, on 2 CPUs (measured on an idle
+machine on 2026-11-27 unless said otherwise):
+  issue 5's scenarios and the anchors, 3 rounds: about 8 min
+  64-byte echo at 1, 64, 512, 4,096 and 16,000 connections and 1 KiB and
+    16 KiB at 64 (--only echo-64B --only echo-1KiB --only echo-16KiB),
+    5 rounds, 5 servers with one --variant: 30 min, of which 16,000
+    connections take 14 (the thread-per-connection server's 16,000 threads)
+  open loop, 4 levels, 5 rounds (--only open): 3 min
+  uneven work and big transfers, 3 scenarios, 5 servers with the
+    per-worker peer, 3 rounds (--only uneven --only large): 1 min 40 s
+  --pin --only echo-64B-64c --only echo-64B-512c --only large, 3 rounds:
+    2 min 10 s
+  slowloris: about 1 min with 3 rounds (up to 15 s of waiting per round)
   TLS (tls-echo-64B-64c, tls-handshake, tls-idle, https-wrk): about 2 min
     with 5 rounds at load average 20; --quick: about 8 s
-  --quick, everything: about 70 s measured at load average 19, before
-    the uneven-work and big-transfer scenarios (they add about 5 s)
+  --quick, everything: about 75 s
 Per scenario, 3 rounds: each measurement is a server start, connecting,
 0.5 s warm-up, 1.5 s window and a stop, so about 3 s for up to 512
 connections, times 4 servers and 3 rounds (echo, churn, open-loop levels:
