@@ -32,25 +32,31 @@ pub enum Stream {
 }
 
 impl Stream {
-    /// Wraps an accepted socket: in TLS if `tls` is given, with
-    /// `TCP_NODELAY` on a TCP socket.
+    /// Wraps an accepted socket, in TLS if `tls` is given, and switches
+    /// Nagle's algorithm off (`TCP_NODELAY`) on a TCP socket, as nginx
+    /// (`tcp_nodelay on`) and redis-server do. These servers write each
+    /// reply whole, so Nagle has nothing to coalesce; what it does instead
+    /// is hold back a reply, or the short last segment of a large one,
+    /// while the previous one is unacknowledged, and the client's ACK may
+    /// wait for its delayed-ACK timer or ride on its next request:
     ///
-    /// TLS needs `TCP_NODELAY`: a TLS 1.3 server sends its session tickets
-    /// once the client's `Finished` arrives, and the reply to the client's
-    /// first request moments later, in a second write; with Nagle's
-    /// algorithm that write waits for the client to acknowledge the
-    /// tickets, which a delayed ACK holds back for 40 ms (`cargo xtask
-    /// bench --only tls-handshake`: 120 handshakes/s without it).
+    /// * plain TCP: in the benchmark's open loop at 25% load, one
+    ///   connection in 64 fell into sending each reply only when the next
+    ///   request brought the ACK (2 ms late, two thirds of its requests in
+    ///   some rounds: the whole p99 at that load);
+    /// * TLS 1.3: a server sends its session tickets once the client's
+    ///   `Finished` arrives, and the reply to the client's first request
+    ///   moments later, in a second write, which waited 40 ms for the
+    ///   delayed ACK of the tickets (`cargo xtask bench --only
+    ///   tls-handshake`: 120 handshakes/s with Nagle).
     pub fn accept(socket: ServerStream, tls: Option<&TlsAcceptor>) -> Stream {
-        match tls {
-            Some(acceptor) => {
-                if let ServerStream::Tcp(tcp) = &socket {
-                    if let Err(e) = tcp.set_nodelay(true) {
-                        log::debug!("TCP_NODELAY on an accepted TLS connection: {e}");
-                    }
-                }
-                Stream::Tls(Box::new(acceptor.accept(socket)))
+        if let ServerStream::Tcp(tcp) = &socket {
+            if let Err(e) = tcp.set_nodelay(true) {
+                log::debug!("TCP_NODELAY on an accepted connection: {e}");
             }
+        }
+        match tls {
+            Some(acceptor) => Stream::Tls(Box::new(acceptor.accept(socket))),
             None => Stream::Plain(socket),
         }
     }
@@ -220,7 +226,12 @@ mod tests {
 
     fn acceptor() -> TlsAcceptor {
         let made = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-        let dir = std::env::temp_dir().join(format!("mio-pool-stream-{}", std::process::id()));
+        // One directory per call: the tests that call this run in parallel,
+        // and one's clean-up must not remove the other's files.
+        static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("mio-pool-stream-{}-{call}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
         std::fs::write(&cert, made.cert.pem()).unwrap();
@@ -246,7 +257,7 @@ mod tests {
     }
 
     #[test]
-    fn tls_connections_do_without_nagle() {
+    fn connections_do_without_nagle() {
         let nodelay = |stream: &mut Stream| match stream.socket() {
             ServerStream::Tcp(s) => s.nodelay().unwrap(),
             ServerStream::Unix(_) => unreachable!("a TCP socket"),
@@ -256,7 +267,10 @@ mod tests {
         assert!(nodelay(&mut tls), "TLS needs TCP_NODELAY");
         let (tcp, _c2) = socket();
         let mut plain = Stream::accept(tcp, None);
-        assert!(!nodelay(&mut plain), "plain TCP keeps the default");
+        assert!(
+            nodelay(&mut plain),
+            "plain TCP too: replies are written whole"
+        );
     }
 
     #[test]

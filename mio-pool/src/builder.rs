@@ -124,6 +124,13 @@ impl<L: Listener, C, S, R> PoolBuilder<L, C, S, R> {
     /// `mio::event::Source` to the inner stream and write
     /// `impl mio_pool::Connection for MyType {}`), `Send` and `'static`.
     ///
+    /// The adapter is also the place for socket options. A
+    /// request/response protocol that writes each reply whole wants
+    /// `TCP_NODELAY` (`tcp.set_nodelay(true)`), as nginx and redis-server
+    /// set it: with Nagle's algorithm a reply waits while the previous one
+    /// is unacknowledged, and the client's ACK may wait for its next
+    /// request. The pool leaves the accepted socket as the listener gave it.
+    ///
     /// If the adapter panics, that connection is dropped and the panic is
     /// logged and counted in [`PoolStats::panics`](crate::PoolStats::panics);
     /// the worker lives on and accepting goes on.
