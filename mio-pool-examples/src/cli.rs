@@ -25,7 +25,7 @@ pub struct Options {
     /// (`--grace-secs N`; default: [`DEFAULT_GRACE_SECS`]).
     pub grace: Duration,
     /// How long a worker runs without sleeping before it yields its CPU
-    /// (`--yield-after-us N`, or `off`; default: the pool's, 1 ms). See
+    /// (`--yield-after-us N`, or `off`; default: the pool's, 100 µs). See
     /// `PoolBuilder::set_yield_after`.
     pub yield_after: Option<Duration>,
     /// How many ready connections a worker takes from the poller at a time
@@ -97,7 +97,7 @@ pub fn command(name: &'static str, about: &'static str, default_addr: &'static s
                     "Microseconds a busy worker runs without sleeping before it \
                      yields its CPU; `off` never yields",
                 )
-                .default_value("1000")
+                .default_value("100")
                 .value_parser(yield_after),
         )
         .arg(
@@ -395,7 +395,7 @@ mod tests {
         assert_eq!(o.addr, "127.0.0.1:7000".parse().unwrap());
         assert!(o.workers.get() >= 1);
         assert_eq!(o.grace, Duration::from_secs(DEFAULT_GRACE_SECS));
-        assert_eq!(o.yield_after, Some(Duration::from_millis(1)));
+        assert_eq!(o.yield_after, Some(Duration::from_micros(100)));
         assert_eq!(opts(&["--yield-after-us", "off"]).yield_after, None);
         assert_eq!(
             opts(&["--yield-after-us", "250"]).yield_after,

@@ -167,18 +167,23 @@ impl<L: Listener, C, S, R> PoolBuilder<L, C, S, R> {
 
     /// How long a worker may run without sleeping before it yields its CPU
     /// (`sched_yield`) ahead of its next poll; `None` switches yielding off.
-    /// Default: 1 ms.
+    /// Default: 100 µs.
     ///
     /// A worker that always finds work never sleeps, so another runnable
     /// thread on its CPU (a client on the same host, another part of the
     /// application) could otherwise wait for the scheduler's tick, 4 ms at
     /// 250 Hz. Yielding bounds that wait, at the price of more context
-    /// switches: in the benchmark it cut the p99 latency at 64 connections
-    /// to about a third and raised context switches per round trip from
-    /// about 0.05 to as much as 0.16. Switch it off when the workers have
-    /// cores to themselves, or when throughput matters more than the
-    /// latency tail; [`PoolStats::cpu_yields`](crate::PoolStats::cpu_yields)
-    /// counts the yields.
+    /// switches. In the benchmark (2 cores shared with the load generator),
+    /// against no yield: p99 at 64 connections 0.2x, round trips and CPU
+    /// level, context switches per round trip 0.15 instead of 0.02; and
+    /// 64 KiB replies moved 1.3x the MiB/s, because the reader of a reply
+    /// gets to run while its data is still in the cache. The default was
+    /// 1 ms until 0.6's benchmarks on an AMD EPYC showed 100 µs better on
+    /// every count but context switches (`BENCHMARKS.md`). Switch it off
+    /// when the workers have cores to themselves (it then only costs the
+    /// system call), or when context switches matter more than the latency
+    /// tail; [`PoolStats::cpu_yields`](crate::PoolStats::cpu_yields) counts
+    /// the yields.
     pub fn set_yield_after(mut self, after: Option<Duration>) -> Self {
         self.base.tuning.yield_after = after;
         self

@@ -138,9 +138,9 @@
 //! A worker that is never short of work never sleeps, and would then keep
 //! its CPU until the scheduler's tick (4 ms at 250 Hz) while other runnable
 //! threads on that CPU wait: in the benchmark that tick was every event
-//! loop's p99 latency. So a worker that has been on its CPU for a
-//! millisecond without sleeping yields it (`sched_yield`) before it polls
-//! again, which with nobody waiting costs one cheap system call;
+//! loop's p99 latency. So a worker that has been on its CPU for 100 µs
+//! without sleeping yields it (`sched_yield`) before it polls again, which
+//! with nobody waiting costs one cheap system call;
 //! [`PoolStats::cpu_yields`] counts them, and
 //! [`PoolBuilder::set_yield_after`] changes the interval or switches
 //! yielding off (it buys the latency tail with context switches).

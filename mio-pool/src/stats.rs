@@ -72,7 +72,9 @@ pub struct PoolStats {
     /// Failed accepts: transient errors that were skipped, and running out
     /// of file descriptors, which pauses accepting briefly.
     pub accept_errors: u64,
-    /// Times a worker that had been busy for a millisecond without sleeping
+    /// Times a worker that had been busy without sleeping for the interval
+    /// of [`PoolBuilder::set_yield_after`](crate::PoolBuilder::set_yield_after)
+    /// (100 µs by default)
     /// gave its CPU up (`sched_yield`) before polling again, so that other
     /// runnable threads on that CPU need not wait for the scheduler's tick.
     /// Zero on a pool that is never busy for that long.

@@ -58,7 +58,7 @@ pub(crate) const EVENTS_PER_POLL: usize = 32;
 /// How long a worker may stay on its CPU without sleeping before it yields
 /// the CPU (`sched_yield`) ahead of its next `poll`, by default. See `work`
 /// and `PoolBuilder::set_yield_after`.
-pub(crate) const YIELD_AFTER: Duration = Duration::from_millis(1);
+pub(crate) const YIELD_AFTER: Duration = Duration::from_micros(100);
 
 /// A `poll` call that took this long slept or was preempted: either way the
 /// worker was off its CPU and other threads had their turn.
@@ -164,7 +164,7 @@ where
     /// p99 latency of every event loop in the benchmark. So a worker that
     /// has been on its CPU for [`YIELD_AFTER`] (or what the builder set)
     /// without sleeping yields it before polling again. With nobody
-    /// waiting, `sched_yield` returns at once: at most a thousand cheap
+    /// waiting, `sched_yield` returns at once: at most ten thousand cheap
     /// system calls a second per busy worker.
     pub(crate) fn work<S>(&self, state: &mut S)
     where
