@@ -174,12 +174,14 @@ impl<L: Listener, C, S, R> PoolBuilder<L, C, S, R> {
     /// application) could otherwise wait for the scheduler's tick, 4 ms at
     /// 250 Hz. Yielding bounds that wait, at the price of more context
     /// switches. In the benchmark (2 cores shared with the load generator),
-    /// against no yield: p99 at 64 connections 0.2x, round trips and CPU
-    /// level, context switches per round trip 0.15 instead of 0.02; and
-    /// 64 KiB replies moved 1.3x the MiB/s, because the reader of a reply
+    /// against no yield at 64 connections: p99 0.2x, round trips and CPU
+    /// within 5%, context switches per round trip 0.13 instead of 0.02; and
+    /// 64 KiB replies moved 1.4x the MiB/s, because the reader of a reply
     /// gets to run while its data is still in the cache. The default was
-    /// 1 ms until 0.6's benchmarks on an AMD EPYC showed 100 µs better on
-    /// every count but context switches (`BENCHMARKS.md`). Switch it off
+    /// 1 ms until 0.6's benchmarks on an AMD EPYC: 100 µs halved the p99 at
+    /// 64 connections and closed a 64 KiB gap to tokio, for more context
+    /// switches and perhaps a few percent of round trips at 512
+    /// connections and more (`BENCHMARKS.md`). Switch it off
     /// when the workers have cores to themselves (it then only costs the
     /// system call), or when context switches matter more than the latency
     /// tail; [`PoolStats::cpu_yields`](crate::PoolStats::cpu_yields) counts

@@ -332,8 +332,8 @@
 //!   connection is tied to its loop for life and waits for every slow call
 //!   made there. In the benchmark's uneven-work scenario (2 workers, 64
 //!   connections, one request in 100 spinning 1 ms of CPU) the cheap
-//!   requests' p99 was 0.63-0.65x tokio's and 0.25-0.28x that of one
-//!   event loop per worker with `SO_REUSEPORT` listeners, in three runs on
+//!   requests' p99 was 0.62-0.65x tokio's and 0.24-0.28x that of one
+//!   event loop per worker with `SO_REUSEPORT` listeners, in seven runs on
 //!   an idle machine (see `BENCHMARKS.md`). Taking 4 or 1 events per poll
 //!   instead of 32 measured the same: what the cheap requests wait for is
 //!   mostly CPU (at 80k round trips/s the slow calls take 0.8 of the

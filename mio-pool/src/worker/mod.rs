@@ -64,9 +64,9 @@ pub(crate) const YIELD_AFTER: Duration = Duration::from_micros(100);
 /// worker was off its CPU and other threads had their turn. A call that
 /// finds work queued or ready returns in a microsecond or two. At 50 µs,
 /// workers at low load, whose polls slept shorter than that, counted as
-/// never off their CPU and yielded at every interval with the 100 µs
-/// default: the open loop's p99 at 25% load was 0.7-1.4 ms against
-/// tokio's 0.3-0.4 (`BENCHMARKS.md`).
+/// never off their CPU and yielded at every interval of the 100 µs
+/// default for nothing (in one run the open loop's p99 at 25% load was
+/// 0.7-1.4 ms against tokio's 0.3-0.4; see `BENCHMARKS.md`).
 const OFF_CPU: Duration = Duration::from_micros(10);
 
 /// How long a worker backs off after `poll` itself failed.
