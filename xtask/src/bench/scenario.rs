@@ -297,6 +297,12 @@ pub fn figures_from(
         readings,
         counts,
     );
+    if !tally.late.is_empty() {
+        out.figures.insert(
+            Metric::LateP99Us,
+            tally.late.value_at_quantile(0.99) as f64 / 1000.0,
+        );
+    }
     Ok(())
 }
 
@@ -335,6 +341,18 @@ mod tests {
         assert_eq!(f[&Metric::RssMib], 8.0);
         assert!((f[&Metric::P99Us] - 1500.0).abs() < 2.0);
         assert!(out.warnings.is_empty());
+        // A closed loop has no due times: no lateness column.
+        assert!(!f.contains_key(&Metric::LateP99Us));
+
+        // An open loop's lateness shows as its p99.
+        for _ in 0..100 {
+            tally.late.record(20_000).unwrap(); // 20 µs
+        }
+        tally.late.record(900_000).unwrap();
+        tally.late.record(900_000).unwrap();
+        let mut out = Measured::default();
+        figures_from(&mut out, &tally, &readings, None).unwrap();
+        assert!((out.figures[&Metric::LateP99Us] - 900.0).abs() < 1.0);
     }
 
     #[test]

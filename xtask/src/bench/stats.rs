@@ -20,6 +20,12 @@ pub enum Metric {
     P99Us,
     /// 99.9th percentile latency, µs.
     P999Us,
+    /// Open loop only: 99th percentile of how late the load generator
+    /// sent requests against their due time, µs. Latency counts from the
+    /// due time, so this part of it is the client's own delay (its threads
+    /// waiting for a CPU); when it is near the p99, the machine, not the
+    /// server alone, set the tail.
+    LateP99Us,
     /// Server CPU time (user + system) per operation, µs.
     CpuUsPerOp,
     /// The user-mode part of [`Metric::CpuUsPerOp`], µs: what the server's
@@ -44,11 +50,12 @@ pub enum Metric {
 
 impl Metric {
     /// Every metric, in the order of report columns.
-    pub const ALL: [Metric; 12] = [
+    pub const ALL: [Metric; 13] = [
         Metric::Throughput,
         Metric::P50Us,
         Metric::P99Us,
         Metric::P999Us,
+        Metric::LateP99Us,
         Metric::CpuUsPerOp,
         Metric::UserCpuUsPerOp,
         Metric::SyscallsPerOp,
@@ -66,6 +73,7 @@ impl Metric {
             Metric::P50Us => "p50 µs".into(),
             Metric::P99Us => "p99 µs".into(),
             Metric::P999Us => "p99.9 µs".into(),
+            Metric::LateP99Us => "client late p99 µs".into(),
             Metric::CpuUsPerOp => format!("CPU µs/{}", op.short),
             Metric::UserCpuUsPerOp => format!("user µs/{}", op.short),
             Metric::SyscallsPerOp => format!("syscalls/{}", op.short),

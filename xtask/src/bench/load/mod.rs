@@ -72,19 +72,26 @@ pub struct Tally {
     pub ops: u64,
     /// Latency of each of them, in nanoseconds.
     pub latency: Histogram<u64>,
+    /// Open loop only: how late each of them was sent against its due
+    /// time, in nanoseconds (empty for the closed-loop loads).
+    pub late: Histogram<u64>,
     /// Operations that failed (any phase).
     pub errors: u64,
     /// The first failure, to show.
     pub first_error: Option<String>,
 }
 
+/// A histogram of 1 ns to 100 s at 3 significant digits.
+fn nanos_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 100_000_000_000, 3).expect("valid histogram bounds")
+}
+
 impl Default for Tally {
     fn default() -> Tally {
         Tally {
             ops: 0,
-            // 1 ns to 100 s at 3 significant digits.
-            latency: Histogram::new_with_bounds(1, 100_000_000_000, 3)
-                .expect("valid histogram bounds"),
+            latency: nanos_histogram(),
+            late: nanos_histogram(),
             errors: 0,
             first_error: None,
         }
@@ -100,6 +107,18 @@ impl Tally {
             let nanos = started.elapsed().as_nanos().min(u64::MAX as u128) as u64;
             self.latency.saturating_record(nanos.max(1));
         }
+    }
+
+    /// Records an open-loop request that fell due at `due`, was sent at
+    /// `sent` and was just answered, if the window is open: its latency
+    /// from `due`, and how late it went out.
+    pub fn complete_late(&mut self, phase: &Phase, due: Instant, sent: Instant) {
+        if phase.is_measuring() {
+            let late = sent.saturating_duration_since(due).as_nanos();
+            self.late
+                .saturating_record((late.min(u64::MAX as u128) as u64).max(1));
+        }
+        self.complete(phase, due);
     }
 
     /// Records an operation that just completed, if the window is open,
@@ -124,6 +143,7 @@ impl Tally {
         self.errors += other.errors;
         // Same bounds on both sides, so adding cannot fail.
         let _ = self.latency.add(&other.latency);
+        let _ = self.late.add(&other.late);
         if self.first_error.is_none() {
             self.first_error = other.first_error;
         }

@@ -51,8 +51,12 @@ struct Conn {
     stream: TcpStream,
     /// Request bytes due but not yet written.
     unsent: usize,
-    /// Due times of the requests whose replies have not come back, oldest first.
-    due: VecDeque<Instant>,
+    /// Due and send times of the requests whose replies have not come
+    /// back, oldest first. A request counts as sent when this thread got
+    /// round to it (it is written at once unless the socket is full, and a
+    /// full socket is the server's doing): the gap is the client's own
+    /// lateness.
+    due: VecDeque<(Instant, Instant)>,
     /// Bytes of the oldest reply read so far.
     received: usize,
 }
@@ -94,14 +98,14 @@ impl Conn {
                 Ok(n) => {
                     self.received += n;
                     while self.received >= size {
-                        let Some(due) = self.due.pop_front() else {
+                        let Some((due, sent)) = self.due.pop_front() else {
                             return Err(io::Error::new(
                                 io::ErrorKind::InvalidData,
                                 "more bytes back than were sent",
                             ));
                         };
                         self.received -= size;
-                        tally.complete(phase, due);
+                        tally.complete_late(phase, due, sent);
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
@@ -179,7 +183,7 @@ impl Driver for OpenLoop<'_> {
             self.next_conn += 1;
             let conn = &mut self.conns[i];
             if !dead[i] {
-                conn.due.push_back(self.next_due);
+                conn.due.push_back((self.next_due, Instant::now()));
                 conn.unsent += self.msg.len();
                 let result = if conn.due.len() > MAX_OUTSTANDING {
                     Err(io::Error::other("server fell behind the schedule"))
@@ -246,5 +250,13 @@ mod tests {
             .count_between(100_000_000, u64::MAX / 2);
         assert!(slow >= 20, "only {slow} of {} requests were slow", tally.ops);
         assert!(tally.latency.max() >= 200_000_000);
+        // They were sent on time (the socket took them): the wait was the
+        // server's, and the client's own lateness says so.
+        assert_eq!(tally.late.len(), tally.ops);
+        assert!(
+            tally.late.value_at_quantile(0.5) < 50_000_000,
+            "the client itself was late by {} ns at the median",
+            tally.late.value_at_quantile(0.5)
+        );
     }
 }
