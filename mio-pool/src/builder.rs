@@ -181,10 +181,22 @@ impl<L: Listener, C, S, R> PoolBuilder<L, C, S, R> {
     /// 1 ms until 0.6's benchmarks on an AMD EPYC: 100 µs halved the p99 at
     /// 64 connections and closed a 64 KiB gap to tokio, for more context
     /// switches and perhaps a few percent of round trips at 512
-    /// connections and more (`BENCHMARKS.md`). Switch it off
-    /// when the workers have cores to themselves (it then only costs the
-    /// system call), or when context switches matter more than the latency
-    /// tail; [`PoolStats::cpu_yields`](crate::PoolStats::cpu_yields) counts
+    /// connections and more (`BENCHMARKS.md`).
+    ///
+    /// Who gains depends on what the other threads on the workers' CPUs
+    /// do. If they wait on the pool (clients on the same host, threads the
+    /// handlers hand work to), a yield lets them take their replies sooner,
+    /// which is where the figures above come from. If they are busy with
+    /// work of their own, a yield hands them the CPU for up to their
+    /// scheduler slice while the pool's ready connections wait: against a
+    /// load generator that sends on a timer whatever the replies do, at
+    /// 50% of tokio's peak on the same 2 cores, p99 was 1.04-3.2x and p50
+    /// 1.4-1.8x what they were with the yield off (five runs), and with it
+    /// off mio-pool's p99 was 0.8-1.2x tokio's. So switch it off when the
+    /// workers share their cores with busy, independent work, when they
+    /// have cores to themselves (it then only costs the system call), or
+    /// when context switches matter more than the latency tail; measure with
+    /// [`PoolStats::cpu_yields`](crate::PoolStats::cpu_yields), which counts
     /// the yields.
     pub fn set_yield_after(mut self, after: Option<Duration>) -> Self {
         self.base.tuning.yield_after = after;

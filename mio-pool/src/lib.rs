@@ -143,7 +143,10 @@
 //! with nobody waiting costs one cheap system call;
 //! [`PoolStats::cpu_yields`] counts them, and
 //! [`PoolBuilder::set_yield_after`] changes the interval or switches
-//! yielding off (it buys the latency tail with context switches).
+//! yielding off. It buys the latency tail with context switches, and it
+//! helps most when the threads it makes room for are waiting on the pool
+//! (clients on the same host); beside busy work of their own, it costs the
+//! pool's connections latency instead (figures in `set_yield_after`).
 //!
 //! Connections live in a sharded slab: accept and close are O(1), and the
 //! cost of an event does not grow with the number of open connections.
