@@ -191,7 +191,7 @@ impl<L: Listener, C, S, R> PoolBuilder<L, C, S, R> {
     /// scheduler slice while the pool's ready connections wait: against a
     /// load generator that sends on a timer whatever the replies do, at
     /// 50% of tokio's peak on the same 2 cores, p99 was 1.04-3.2x and p50
-    /// 1.4-1.8x what they were with the yield off (five runs), and with it
+    /// 1.4-1.8x what they were with the yield off (six runs), and with it
     /// off mio-pool's p99 was 0.8-1.2x tokio's. So switch it off when the
     /// workers share their cores with busy, independent work, when they
     /// have cores to themselves (it then only costs the system call), or
